@@ -1,0 +1,6 @@
+//! Turning checked YAML nodes into the typed model.
+
+pub mod dag;
+pub mod policy;
+pub mod step;
+pub mod values;

@@ -1,0 +1,222 @@
+//! The journal of one run attempt.
+//!
+//! While a run is active its owner appends one small event per change to
+//! `events.jsonl` (a single `write` per line with `O_APPEND`, so a crash leaves a
+//! readable prefix). The record is the fold of those events. When the attempt ends, the
+//! folded record is written to `status.jsonl` as one line, atomically; readers prefer it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic;
+use crate::status::{NodeStatus, RunState, RunStatus};
+
+/// The journal file of an attempt.
+pub const EVENTS_FILE: &str = "events.jsonl";
+/// The final record of an attempt (one JSON line).
+pub const STATUS_FILE: &str = "status.jsonl";
+
+/// One change to a run record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "camelCase")]
+pub enum Event {
+    /// The whole record, written first.
+    Snapshot { status: Box<RunStatus> },
+    /// Run-level fields changed.
+    #[serde(rename_all = "camelCase")]
+    Run { status: RunState, started_at: String, finished_at: String, error: String },
+    /// A step's record changed; `node.step` is left out and kept from the snapshot.
+    Node { index: usize, node: Box<NodeStatus> },
+    /// A handler's record changed.
+    Handler { name: String, node: Box<NodeStatus> },
+}
+
+/// Applies one event to a record.
+pub fn apply(status: &mut RunStatus, event: Event) {
+    match event {
+        Event::Snapshot { status: s } => *status = *s,
+        Event::Run { status: state, started_at, finished_at, error } => {
+            status.status = state;
+            status.started_at = started_at;
+            status.finished_at = finished_at;
+            status.error = error;
+        }
+        Event::Node { index, node } => {
+            if let Some(slot) = status.nodes.get_mut(index) {
+                merge_node(slot, *node);
+            }
+        }
+        Event::Handler { name, node } => {
+            if let Some(slot) = status.handler_mut(&name) {
+                match slot {
+                    Some(existing) => merge_node(existing, *node),
+                    None => *slot = Some(*node),
+                }
+            }
+        }
+    }
+}
+
+fn merge_node(slot: &mut NodeStatus, mut update: NodeStatus) {
+    if update.step.is_none() {
+        update.step = slot.step.take();
+    }
+    *slot = update;
+}
+
+/// Appends events to an attempt's journal and keeps the folded record in memory.
+#[derive(Debug)]
+pub struct Recorder {
+    dir: PathBuf,
+    file: File,
+    status: RunStatus,
+    line: Vec<u8>,
+}
+
+impl Recorder {
+    /// Starts the journal of a new attempt with its first record.
+    pub fn create(dir: &Path, status: RunStatus) -> io::Result<Recorder> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(atomic::FILE_MODE)
+            .open(dir.join(EVENTS_FILE))?;
+        let mut rec = Recorder { dir: dir.to_path_buf(), file, status: RunStatus::default(), line: Vec::new() };
+        rec.record(Event::Snapshot { status: Box::new(status) })?;
+        rec.file.sync_data()?;
+        Ok(rec)
+    }
+
+    /// The current record.
+    pub fn status(&self) -> &RunStatus {
+        &self.status
+    }
+
+    /// The attempt directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Applies an event and appends it to the journal.
+    pub fn record(&mut self, event: Event) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &event).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        self.file.write_all(&self.line)?;
+        apply(&mut self.status, event);
+        Ok(())
+    }
+
+    /// Records a step update.
+    pub fn node(&mut self, index: usize, mut node: NodeStatus) -> io::Result<()> {
+        node.step = None;
+        self.record(Event::Node { index, node: Box::new(node) })
+    }
+
+    /// Records a handler update.
+    pub fn handler(&mut self, name: &str, mut node: NodeStatus) -> io::Result<()> {
+        let first = self.status.handlers().iter().all(|(n, _)| *n != name);
+        if !first {
+            node.step = None;
+        }
+        self.record(Event::Handler { name: name.to_string(), node: Box::new(node) })
+    }
+
+    /// Records run-level fields.
+    pub fn run(&mut self, state: RunState, started_at: &str, finished_at: &str, error: &str) -> io::Result<()> {
+        self.record(Event::Run {
+            status: state,
+            started_at: started_at.into(),
+            finished_at: finished_at.into(),
+            error: error.into(),
+        })
+    }
+
+    /// Ends the attempt: flushes the journal and writes the final one-line record.
+    pub fn close(self) -> io::Result<RunStatus> {
+        self.file.sync_data()?;
+        let mut line = serde_json::to_vec(&self.status).map_err(io::Error::other)?;
+        line.push(b'\n');
+        atomic::write(&self.dir.join(STATUS_FILE), &line)?;
+        Ok(self.status)
+    }
+}
+
+/// Reads an attempt's record: the final line of `status.jsonl`, else the fold of the
+/// journal (ignoring a torn last line). `None` when the attempt has neither.
+pub fn read(dir: &Path) -> io::Result<Option<RunStatus>> {
+    if let Some(status) = last_parseable_line(&dir.join(STATUS_FILE))? {
+        return Ok(Some(status));
+    }
+    let path = dir.join(EVENTS_FILE);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut status: Option<RunStatus> = None;
+    for line in BufReader::new(file).split(b'\n') {
+        let Ok(event) = serde_json::from_slice::<Event>(&line?) else { continue };
+        match (&mut status, event) {
+            (None, Event::Snapshot { status: s }) => status = Some(*s),
+            (Some(st), ev) => apply(st, ev),
+            (None, _) => {}
+        }
+    }
+    Ok(status)
+}
+
+fn last_parseable_line(path: &Path) -> io::Result<Option<RunStatus>> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(text.split(|b| *b == b'\n').rev().find_map(|l| serde_json::from_slice(l).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::NodeState;
+    use std::io::Write;
+
+    fn record_with_nodes(n: usize) -> RunStatus {
+        RunStatus {
+            name: "d".into(),
+            nodes: (0..n)
+                .map(|i| NodeStatus { step: Some(serde_json::json!({"name": format!("s{i}")})), ..Default::default() })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn fold_of_journal_equals_in_memory_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = Recorder::create(dir.path(), record_with_nodes(2)).unwrap();
+        rec.run(RunState::Running, "t0", "", "").unwrap();
+        rec.node(1, NodeStatus { status: NodeState::Succeeded, ..Default::default() }).unwrap();
+        let folded = read(dir.path()).unwrap().unwrap();
+        assert_eq!(&folded, rec.status());
+        assert_eq!(folded.nodes[1].step.as_ref().unwrap()["name"], "s1");
+        let closed = rec.close().unwrap();
+        assert_eq!(read(dir.path()).unwrap().unwrap(), closed);
+    }
+
+    #[test]
+    fn torn_last_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = Recorder::create(dir.path(), record_with_nodes(1)).unwrap();
+        rec.node(0, NodeStatus { status: NodeState::Running, ..Default::default() }).unwrap();
+        drop(rec);
+        let mut f = OpenOptions::new().append(true).open(dir.path().join(EVENTS_FILE)).unwrap();
+        f.write_all(b"{\"event\":\"node\",\"index\":0,\"node\":{\"sta").unwrap();
+        let folded = read(dir.path()).unwrap().unwrap();
+        assert_eq!(folded.nodes[0].status, NodeState::Running);
+    }
+}
