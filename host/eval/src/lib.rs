@@ -13,6 +13,8 @@ pub mod hostenv;
 pub mod jsonpath;
 pub mod names;
 pub mod params;
+mod quote;
+mod refs;
 pub mod shell;
 pub mod vars;
 

@@ -17,6 +17,8 @@ use crate::status::{NodeStatus, RunState, RunStatus};
 
 /// The journal file of an attempt.
 pub const EVENTS_FILE: &str = "events.jsonl";
+/// The outputs of an attempt.
+pub const OUTPUTS_FILE: &str = "outputs.json";
 /// The final record of an attempt (one JSON line).
 pub const STATUS_FILE: &str = "status.jsonl";
 
@@ -72,7 +74,8 @@ fn merge_node(slot: &mut NodeStatus, mut update: NodeStatus) {
 #[derive(Debug)]
 pub struct Recorder {
     dir: PathBuf,
-    file: File,
+    /// `None` for a detached recorder (dry runs): nothing is written.
+    file: Option<File>,
     status: RunStatus,
     line: Vec<u8>,
 }
@@ -85,10 +88,19 @@ impl Recorder {
             .create_new(true)
             .mode(atomic::FILE_MODE)
             .open(dir.join(EVENTS_FILE))?;
-        let mut rec = Recorder { dir: dir.to_path_buf(), file, status: RunStatus::default(), line: Vec::new() };
+        let mut rec = Recorder { dir: dir.to_path_buf(), file: Some(file), status: RunStatus::default(), line: Vec::new() };
         rec.record(Event::Snapshot { status: Box::new(status) })?;
-        rec.file.sync_data()?;
+        rec.sync()?;
         Ok(rec)
+    }
+
+    /// A recorder that keeps the record in memory only (dry runs).
+    pub fn detached(status: RunStatus) -> Recorder {
+        Recorder { dir: PathBuf::new(), file: None, status, line: Vec::new() }
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.file.as_ref().map_or(Ok(()), File::sync_data)
     }
 
     /// The current record.
@@ -103,12 +115,34 @@ impl Recorder {
 
     /// Applies an event and appends it to the journal.
     pub fn record(&mut self, event: Event) -> io::Result<()> {
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, &event).map_err(io::Error::other)?;
-        self.line.push(b'\n');
-        self.file.write_all(&self.line)?;
+        if let Some(file) = &mut self.file {
+            self.line.clear();
+            serde_json::to_writer(&mut self.line, &event).map_err(io::Error::other)?;
+            self.line.push(b'\n');
+            file.write_all(&self.line)?;
+        }
         apply(&mut self.status, event);
         Ok(())
+    }
+
+    /// Writes `outputs.json` (`{"metadata": …, "outputs": {key: value}}`).
+    pub fn write_outputs(&self, outputs: &[(String, String)], completed_at: &str) -> io::Result<()> {
+        if self.file.is_none() {
+            return Ok(());
+        }
+        let map: serde_json::Map<String, serde_json::Value> =
+            outputs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        let json = serde_json::json!({
+            "metadata": {
+                "dagName": self.status.name,
+                "dagRunId": self.status.dag_run_id,
+                "attemptId": self.status.attempt_id,
+                "status": self.status.status.label(),
+                "completedAt": completed_at,
+            },
+            "outputs": map,
+        });
+        atomic::write(&self.dir.join(OUTPUTS_FILE), json.to_string().as_bytes())
     }
 
     /// Records a step update.
@@ -138,7 +172,10 @@ impl Recorder {
 
     /// Ends the attempt: flushes the journal and writes the final one-line record.
     pub fn close(self) -> io::Result<RunStatus> {
-        self.file.sync_data()?;
+        if self.file.is_none() {
+            return Ok(self.status);
+        }
+        self.sync()?;
         let mut line = serde_json::to_vec(&self.status).map_err(io::Error::other)?;
         line.push(b'\n');
         atomic::write(&self.dir.join(STATUS_FILE), &line)?;

@@ -84,19 +84,21 @@ fn check_name(name: &str, f: &Field, errors: &mut Errors) {
 
 fn schedule_list(f: &Field, errors: &mut Errors) -> Vec<String> {
     let mut exprs: Vec<(String, &Node)> = Vec::new();
-    let mut collect = |n: &Node| match &n.value {
-        Value::Seq(items) => exprs.extend(items.iter().filter_map(|i| i.text().map(|t| (t, i)))),
-        _ => exprs.extend(n.text().map(|t| (t, n))),
-    };
+    fn collect<'n>(n: &'n Node, exprs: &mut Vec<(String, &'n Node)>) {
+        match &n.value {
+            Value::Seq(items) => exprs.extend(items.iter().filter_map(|i| i.text().map(|t| (t, i)))),
+            _ => exprs.extend(n.text().map(|t| (t, n))),
+        }
+    }
     match Obj::new(f.node, &f.path) {
         Some(obj) => {
             for key in ["start", "stop", "restart"] {
                 if let Some(k) = obj.get(errors, key) {
-                    collect(k.node);
+                    collect(k.node, &mut exprs);
                 }
             }
         }
-        None => collect(f.node),
+        None => collect(f.node, &mut exprs),
     }
     for (expr, node) in &exprs {
         if let Err(msg) = schedule::check(expr) {

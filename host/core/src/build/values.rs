@@ -112,7 +112,7 @@ pub fn exit_codes(f: &Field, errors: &mut Errors) -> Vec<i32> {
 /// `env:` — a list of single-key maps and `K=V` strings, or one map; document order kept.
 pub fn env_entries(f: &Field, errors: &mut Errors) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut push_map = |node: &Node, out: &mut Vec<(String, String)>, errors: &mut Errors| {
+    let push_map = |node: &Node, out: &mut Vec<(String, String)>, errors: &mut Errors| {
         for (k, v) in node.as_map().unwrap_or_default() {
             let key = k.text().unwrap_or_default();
             match v.text() {
@@ -150,7 +150,7 @@ pub fn env_entries(f: &Field, errors: &mut Errors) -> Vec<(String, String)> {
 /// `params:` — a string, a list of strings / single-key maps, a map (keys sorted, as the
 /// reference does), or `{schema, values}`.
 pub fn param_list(f: &Field, errors: &mut Errors) -> Vec<Param> {
-    let mut parse = |text: &str, node: &Node, errors: &mut Errors| match params::parse(text) {
+    let parse = |text: &str, node: &Node, errors: &mut Errors| match params::parse(text) {
         Ok(p) => p,
         Err(e) => {
             errors.push(node.pos, &f.path, e.to_string());

@@ -1,0 +1,174 @@
+//! Command implementations and what they share.
+
+pub mod inspect;
+pub mod manage;
+pub mod start;
+pub mod validate;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use dagu_core::{DagFile, LoadOptions};
+use dagu_engine::{Executors, RunReport, RunRequest, Settings};
+use dagu_store::{Dirs, RunDir, RunState, RunStatus, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::paths::{self, Paths};
+use crate::render;
+
+/// What every command needs: resolved directories and output settings.
+pub struct Ctx {
+    pub paths: Paths,
+    pub quiet: bool,
+}
+
+/// A DAG file as loaded for a command.
+pub struct Loaded {
+    pub file: DagFile,
+    pub source: String,
+}
+
+impl Ctx {
+    /// Resolves the directories for this call.
+    pub fn new(home_flag: Option<&Path>, quiet: bool) -> Ctx {
+        Ctx { paths: Paths::resolve(home_flag), quiet }
+    }
+
+    /// The run store.
+    pub fn store(&self) -> Store {
+        Store::new(Dirs { dag_runs: self.paths.dag_runs(), logs: self.paths.logs.clone() })
+    }
+
+    fn load_options(&self, name: Option<String>) -> LoadOptions {
+        LoadOptions { base_config: Some(self.paths.base_config.clone()), name }
+    }
+
+    /// Resolves and loads a DAG reference.
+    pub fn load(&self, reference: &str, name: Option<String>) -> Result<Loaded> {
+        let path = paths::resolve_dag(reference, &self.paths.dags);
+        let source = std::fs::read_to_string(&path)
+            .with_context(|| format!("failed to load DAG from {reference}: failed to open file \"{}\"", path.display()))?;
+        self.load_source(&path, source, name)
+    }
+
+    /// Loads DAG text as coming from `path`.
+    pub fn load_source(&self, path: &Path, source: String, name: Option<String>) -> Result<Loaded> {
+        match dagu_core::load_str(&source, path, &self.load_options(name)) {
+            Ok(file) => Ok(Loaded { file, source }),
+            Err(errors) => bail!("failed to load DAG from {}:\n{errors}", path.display()),
+        }
+    }
+
+    /// The DAG name a reference stands for: the loaded DAG's name, else the reference's stem.
+    pub fn dag_name(&self, reference: &str) -> String {
+        match self.load(reference, None) {
+            Ok(l) => l.file.main().name.clone(),
+            Err(_) => Path::new(reference)
+                .file_stem()
+                .map_or_else(|| reference.to_string(), |s| s.to_string_lossy().into_owned()),
+        }
+    }
+
+    /// Engine settings for a run.
+    pub fn settings(&self) -> Arc<Settings> {
+        let mut host = dagu_eval::hostenv::filter(std::env::vars());
+        host.set("DAGU_HOME", self.paths.home.to_string_lossy());
+        let default_shell = std::env::var("DAGU_DEFAULT_SHELL")
+            .ok()
+            .or_else(|| std::env::var("SHELL").ok())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "sh".into());
+        Arc::new(Settings {
+            store: self.store(),
+            dags_dir: self.paths.dags.clone(),
+            base_config: Some(self.paths.base_config.clone()),
+            host_env: host,
+            default_shell,
+        })
+    }
+
+    /// The run with `run_id`, or the latest run of the DAG.
+    pub fn find_run(&self, dag: &str, run_id: Option<&str>) -> Result<(RunDir, RunStatus)> {
+        let store = self.store();
+        let run = match run_id {
+            Some(id) => store.find_run(dag, id)?.with_context(|| format!("dag-run ID not found: {id}"))?,
+            None => store
+                .list_runs(dag)?
+                .into_iter()
+                .next()
+                .with_context(|| format!("failed to find the latest run data for DAG {dag}: no status data"))?,
+        };
+        let (_, status) = store.latest_status(&run)?.with_context(|| format!("no status data for run {}", run.run_id))?;
+        Ok((run, status))
+    }
+
+    /// Prints a run's tree unless quiet.
+    pub fn print_tree(&self, status: &RunStatus) {
+        if !self.quiet {
+            let style = render::Style { color: std::io::stdout().is_terminal() };
+            print!("{}", render::tree(status, style));
+        }
+    }
+}
+
+/// A fresh cancellation token wired to SIGTERM and SIGINT.
+fn stop_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        t.cancel();
+    });
+    token
+}
+
+/// The async runtime for a run.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// Runs a request to the end with signal handling; prints the tree; returns the exit code.
+pub fn execute(ctx: &Ctx, build: impl FnOnce(CancellationToken) -> RunRequest) -> Result<u8> {
+    let rt = runtime()?;
+    let report: RunReport = rt.block_on(async {
+        let stop = stop_on_signals();
+        dagu_engine::run_dag(build(stop)).await
+    }).map_err(anyhow::Error::msg)?;
+    let status = &report.status;
+    ctx.print_tree(status);
+    let code = exit_code(status);
+    if code != 0 && !ctx.quiet && !status.error.is_empty() {
+        eprintln!(
+            "Error: failed to execute the dag-run {} (dag-run ID: {}): {}",
+            status.name, status.dag_run_id, status.error
+        );
+    }
+    drop(rt);
+    Ok(code)
+}
+
+/// The exit code of `start` for a run's final status (cli.md §1.1).
+pub fn exit_code(status: &RunStatus) -> u8 {
+    match status.status {
+        RunState::Succeeded | RunState::Waiting => 0,
+        RunState::Aborted => {
+            let init_failed = status.on_init.as_ref().is_some_and(|n| n.status == dagu_store::NodeState::Failed);
+            u8::from(init_failed)
+        }
+        _ => 1,
+    }
+}
+
+/// Built-in step executors.
+pub fn executors() -> Arc<Executors> {
+    Arc::new(Executors::builtin())
+}

@@ -1,0 +1,52 @@
+//! What every step of one run shares.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use dagu_core::{Dag, DagFile};
+use dagu_eval::Vars;
+use dagu_store::{RunRef, Store};
+
+use crate::executor::Executors;
+
+/// Directories and settings that come from the deployment, not the DAG.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Run records and logs.
+    pub store: Store,
+    /// Where `call: name` looks for DAG files.
+    pub dags_dir: PathBuf,
+    /// `base.yaml` merged under every DAG (also sub-DAGs).
+    pub base_config: Option<PathBuf>,
+    /// The filtered host environment steps start from.
+    pub host_env: Vars,
+    /// Default shell when neither the step nor the DAG names one.
+    pub default_shell: String,
+}
+
+/// Shared, read-only state of one run (or sub-run).
+pub struct RunShared {
+    pub settings: Arc<Settings>,
+    pub executors: Arc<Executors>,
+    /// The file the DAG came from (for local sub-DAGs).
+    pub file: Arc<DagFile>,
+    pub dag: Arc<Dag>,
+    pub run_id: String,
+    pub root: RunRef,
+    /// Directory of the root run's record (sub-runs are stored inside it).
+    pub root_run_path: PathBuf,
+    /// The DAG's working directory.
+    pub work_dir: PathBuf,
+    /// The folder holding the DAG file.
+    pub dag_dir: PathBuf,
+    /// Log directory of this attempt.
+    pub log_dir: PathBuf,
+    /// The run-level log file.
+    pub run_log_file: PathBuf,
+    /// The environment every step starts from.
+    pub env: Vars,
+    /// Params (named and positional), known to expansion.
+    pub params: Vars,
+    /// Dry run: nothing executes.
+    pub dry: bool,
+}

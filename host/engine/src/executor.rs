@@ -1,0 +1,96 @@
+//! The step-executor interface every step type implements, and dispatch by type.
+//!
+//! `command` (local processes) and `dag`/`parallel` (sub-DAGs) are built in; the plugin
+//! runtimes register further step types behind the same trait.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dagu_core::Step;
+use dagu_eval::{StepRef, Vars};
+use dagu_store::ChildRun;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::RunShared;
+use crate::process::{Interruption, StopPolicy};
+
+/// A boxed future, as trait objects need.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Everything an executor needs to run one execution of a step.
+pub struct StepInput {
+    pub run: Arc<RunShared>,
+    pub step: Arc<Step>,
+    /// The process environment of the step.
+    pub env: Vars,
+    /// Variables known to expansion (params, upstream outputs, step env, specials).
+    pub known: Vars,
+    /// `${id.stdout}`-style references to upstream steps.
+    pub step_refs: HashMap<String, StepRef>,
+    /// The step's working directory (exists).
+    pub work_dir: PathBuf,
+    /// Log files (equal when output is merged).
+    pub stdout_log: PathBuf,
+    pub stderr_log: PathBuf,
+    /// Fires when the run stops.
+    pub stop: CancellationToken,
+    pub timeout: Option<Duration>,
+    pub stop_policy: StopPolicy,
+}
+
+/// The result of one execution.
+#[derive(Clone, Debug, Default)]
+pub struct StepOutput {
+    pub exit_code: i32,
+    /// `None` on success; otherwise why the step failed.
+    pub error: Option<String>,
+    /// Set when the engine ended the step early.
+    pub interrupted: Option<Interruption>,
+    /// Sub-DAG runs this step started.
+    pub children: Vec<ChildRun>,
+}
+
+impl StepOutput {
+    /// A failure with a message.
+    pub fn failed(exit_code: i32, error: impl Into<String>) -> StepOutput {
+        StepOutput { exit_code, error: Some(error.into()), ..Default::default() }
+    }
+}
+
+/// Runs steps of one or more types.
+pub trait StepExecutor: Send + Sync {
+    /// Runs one execution of a step. Must end promptly after `input.stop` fires.
+    fn run<'a>(&'a self, input: &'a StepInput) -> BoxFuture<'a, StepOutput>;
+}
+
+/// The step types this host can run.
+#[derive(Default, Clone)]
+pub struct Executors {
+    by_type: HashMap<String, Arc<dyn StepExecutor>>,
+}
+
+impl Executors {
+    /// The built-in step types: `command`, `dag`, `parallel`.
+    pub fn builtin() -> Executors {
+        let mut e = Executors::default();
+        e.register("command", Arc::new(crate::command::CommandExecutor));
+        let sub: Arc<dyn StepExecutor> = Arc::new(crate::subdag::SubDagExecutor);
+        e.register("dag", sub.clone());
+        e.register("parallel", sub);
+        e
+    }
+
+    /// Adds (or replaces) the executor of a step type.
+    pub fn register(&mut self, step_type: &str, executor: Arc<dyn StepExecutor>) {
+        self.by_type.insert(step_type.to_string(), executor);
+    }
+
+    /// The executor of a step type.
+    pub fn get(&self, step_type: &str) -> Option<&Arc<dyn StepExecutor>> {
+        self.by_type.get(step_type)
+    }
+}

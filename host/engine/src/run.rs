@@ -1,0 +1,425 @@
+//! Runs one DAG (a root run or a sub-run) from start to its final record.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use dagu_core::{Dag, DagFile, HandlerKind, Step};
+use dagu_eval::Vars;
+use dagu_eval::params::Param;
+use dagu_store::status::timestamp;
+use dagu_store::{NodeState, NodeStatus, Recorder, RunDir, RunRef, RunState, RunStatus, layout, liveness, runs};
+use tokio_util::sync::CancellationToken;
+
+use crate::context::{RunShared, Settings};
+use crate::env;
+use crate::executor::{BoxFuture, Executors};
+use crate::node::{self, NodeJob};
+use crate::outcome::{self, Interrupts};
+use crate::runner::{self, Slot};
+
+/// A sub-run's place under its root run.
+#[derive(Clone, Debug)]
+pub struct Parent {
+    pub root: RunRef,
+    pub parent: RunRef,
+    /// Directory of the root run's record.
+    pub root_run_path: PathBuf,
+}
+
+/// A retry of an earlier run: same run directory, new attempt.
+#[derive(Clone, Debug)]
+pub struct RetryOf {
+    pub run: RunDir,
+    pub previous: RunStatus,
+    /// Re-run only this step (`--step`); otherwise failed and not-run steps re-run.
+    pub only_step: Option<String>,
+}
+
+/// What to run.
+pub struct RunRequest {
+    pub settings: Arc<Settings>,
+    pub executors: Arc<Executors>,
+    pub file: Arc<DagFile>,
+    pub dag: Arc<Dag>,
+    pub run_id: String,
+    /// Params from the command line or the calling step.
+    pub params: Option<Vec<Param>>,
+    pub parent: Option<Parent>,
+    /// Working directory when the DAG sets none (default: the DAG file's folder).
+    pub default_work_dir: Option<PathBuf>,
+    /// Fires on SIGTERM/SIGINT or `dagu stop`.
+    pub stop: CancellationToken,
+    /// Simulate: nothing executes and nothing is stored.
+    pub dry: bool,
+    pub retry: Option<RetryOf>,
+    /// The YAML text of the DAG file, kept in the attempt's `dag.json`.
+    pub source: Option<String>,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub status: RunStatus,
+    /// Output variables of the steps, in step order.
+    pub outputs: Vec<(String, String)>,
+    /// Key and value of each output that goes to `outputs.json`.
+    pub output_keys: Vec<(String, String)>,
+}
+
+/// Runs a DAG to the end (boxed so that sub-DAG steps can recurse).
+pub fn run_dag(req: RunRequest) -> BoxFuture<'static, Result<RunReport, String>> {
+    Box::pin(run_inner(req))
+}
+
+async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
+    let now = Utc::now();
+    let dag = req.dag.clone();
+    let store = &req.settings.store;
+    let dag_dir = req.file.path.parent().map(PathBuf::from).unwrap_or_default();
+    let (run_path, run_created) = run_location(&req, now)?;
+    let attempt = if req.dry { None } else { Some(runs::create_attempt(&run_path, now).map_err(io_err)?) };
+    let attempt_id = attempt.as_ref().map(|a| a.attempt_id.clone()).unwrap_or_default();
+    let logs_root = dag.log_dir.as_ref().map_or(store.dirs.logs.clone(), |d| env::resolve_path(d, &dag_dir, &req.settings.host_env));
+    let run_log_dir = layout::run_log_dir(&logs_root, &dag.name, run_created, &req.run_id);
+    let log_dir = run_log_dir.join(layout::attempt_log_dir_name(now, &attempt_id));
+    let run_log_file = run_log_dir.join(layout::run_log_file_name(now, &req.run_id));
+    if !req.dry {
+        runs::create_private_dir_all(&log_dir).map_err(io_err)?;
+    }
+
+    let default_work_dir = req.default_work_dir.clone().unwrap_or_else(|| dag_dir.clone());
+    let prepared = env::prepare(&dag, &req.settings.host_env, &dag_dir, &default_work_dir, req.params.clone());
+    let root = req.parent.as_ref().map_or(RunRef { name: dag.name.clone(), id: req.run_id.clone() }, |p| p.root.clone());
+    let mut status = initial_status(&req, &root, &attempt_id, now);
+    status.log = run_log_file.to_string_lossy().into_owned();
+    if let Ok(p) = &prepared {
+        status.params = p.params_list.join(" ");
+        status.params_list = p.params_list.clone();
+    }
+    let mut recorder = match &attempt {
+        Some(a) => Recorder::create(&a.path, status.clone()).map_err(io_err)?,
+        None => Recorder::detached(status.clone()),
+    };
+    if let (Some(a), Some(source)) = (&attempt, &req.source) {
+        write_snapshot(&a.path, &dag, &req.file.path, source, &status.params_list).map_err(io_err)?;
+    }
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            let now = timestamp(Utc::now());
+            return finish(recorder, RunState::Failed, e, &now, &dag);
+        }
+    };
+    let mut env = prepared.env;
+    env.set("DAG_NAME", dag.name.clone());
+    env.set("DAG_RUN_ID", req.run_id.clone());
+    env.set("DAG_RUN_LOG_FILE", run_log_file.to_string_lossy());
+    let shared = Arc::new(RunShared {
+        settings: req.settings.clone(),
+        executors: req.executors.clone(),
+        file: req.file.clone(),
+        dag: dag.clone(),
+        run_id: req.run_id.clone(),
+        root,
+        root_run_path: req.parent.as_ref().map_or(run_path.clone(), |p| p.root_run_path.clone()),
+        work_dir: prepared.work_dir,
+        dag_dir,
+        log_dir,
+        run_log_file,
+        env,
+        params: prepared.params,
+        dry: req.dry,
+    });
+    let started = timestamp(Utc::now());
+    recorder.run(RunState::Running, &started, "", "").map_err(io_err)?;
+
+    let lifecycle = Lifecycle { shared: &shared, stop: &req.stop };
+    let (state, error) = lifecycle.run(&mut recorder, slots_for(&req)).await;
+    finish(recorder, state, error, &started, &dag)
+}
+
+fn io_err(e: std::io::Error) -> String {
+    e.to_string()
+}
+
+/// The run directory (created for new runs) and its creation time.
+fn run_location(req: &RunRequest, now: chrono::DateTime<Utc>) -> Result<(PathBuf, chrono::DateTime<Utc>), String> {
+    if let Some(retry) = &req.retry {
+        return Ok((retry.run.path.clone(), retry.run.created));
+    }
+    if let Some(parent) = &req.parent {
+        let path = runs::child_run_path(&parent.root_run_path, &req.run_id);
+        if !req.dry {
+            runs::create_private_dir_all(&path).map_err(io_err)?;
+        }
+        return Ok((path, now));
+    }
+    if req.dry {
+        return Ok((PathBuf::new(), now));
+    }
+    let dir = req.settings.store.create_run(&req.dag.name, &req.run_id, now).map_err(io_err)?;
+    Ok((dir.path, dir.created))
+}
+
+fn initial_status(req: &RunRequest, root: &RunRef, attempt_id: &str, now: chrono::DateTime<Utc>) -> RunStatus {
+    let pid = std::process::id();
+    RunStatus {
+        root: root.clone(),
+        parent: req.parent.as_ref().map(|p| p.parent.clone()),
+        name: req.dag.name.clone(),
+        dag_run_id: req.run_id.clone(),
+        attempt_id: attempt_id.to_string(),
+        status: RunState::NotStarted,
+        worker_id: "local".into(),
+        pid,
+        pid_start: liveness::process_start_time(pid),
+        nodes: req.dag.steps.iter().map(|s| NodeStatus { step: Some(step_json(s)), ..Default::default() }).collect(),
+        created_at: now.timestamp_millis(),
+        ..Default::default()
+    }
+}
+
+/// The step definition as stored in the record.
+pub fn step_json(step: &Step) -> serde_json::Value {
+    let command = match &step.command {
+        Some(dagu_core::Command::Line(l)) => serde_json::Value::String(l.clone()),
+        Some(dagu_core::Command::List(l)) => serde_json::json!(l),
+        None => serde_json::Value::Null,
+    };
+    let mut v = serde_json::json!({ "name": step.name, "type": step.step_type });
+    let obj = v.as_object_mut().expect("object");
+    if !command.is_null() {
+        obj.insert("command".into(), command);
+    }
+    if let Some(s) = &step.script {
+        obj.insert("script".into(), s.clone().into());
+    }
+    if let Some(id) = &step.id {
+        obj.insert("id".into(), id.clone().into());
+    }
+    if !step.depends.is_empty() {
+        obj.insert("depends".into(), serde_json::json!(step.depends));
+    }
+    if let Some(o) = &step.output {
+        obj.insert("output".into(), o.name.clone().into());
+    }
+    if let Some(c) = &step.call {
+        obj.insert("call".into(), c.target.clone().into());
+    }
+    v
+}
+
+/// Slots of a new attempt: earlier results for a retry, else all not started.
+fn slots_for(req: &RunRequest) -> Vec<Slot> {
+    let n = req.dag.steps.len();
+    let Some(retry) = &req.retry else { return vec![Slot::default(); n] };
+    req.dag
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let prev = retry.previous.nodes.get(i).cloned().unwrap_or_default();
+            let rerun = match &retry.only_step {
+                Some(name) => *name == step.name,
+                None => !matches!(prev.status, NodeState::Succeeded | NodeState::Skipped | NodeState::PartiallySucceeded),
+            };
+            if rerun {
+                return Slot::default();
+            }
+            let output = step.output.as_ref().and_then(|o| {
+                let stored = prev.output_variables.get(&o.name)?.as_str()?;
+                Some((o.name.clone(), stored.split_once('=').map_or(stored, |(_, v)| v).to_string()))
+            });
+            Slot { continued: prev.status == NodeState::Failed, status: prev, output }
+        })
+        .collect()
+}
+
+/// Handlers and steps in their order.
+struct Lifecycle<'a> {
+    shared: &'a Arc<RunShared>,
+    stop: &'a CancellationToken,
+}
+
+impl Lifecycle<'_> {
+    async fn run(&self, recorder: &mut Recorder, slots: Vec<Slot>) -> (RunState, String) {
+        let dag = self.shared.dag.clone();
+        if let Some(delay) = dag.delay {
+            tokio::select! { _ = tokio::time::sleep(delay) => {}, _ = self.stop.cancelled() => {} }
+        }
+        if !self.dag_preconditions_met().await {
+            let (state, error) = (RunState::Aborted, "preconditions not met".to_string());
+            let state = self.handlers(recorder, &[HandlerKind::Abort, HandlerKind::Exit], state).await;
+            return (state, error);
+        }
+        if dag.handlers.init.is_some() {
+            let ok = self.handler(recorder, HandlerKind::Init, RunState::Running).await;
+            if !ok {
+                let state = self.handlers(recorder, &[HandlerKind::Exit], RunState::Aborted).await;
+                return (state, "init handler failed".into());
+            }
+        }
+        let steps_stop = self.stop.child_token();
+        let timer = dag.timeout.map(|t| {
+            let token = steps_stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(t).await;
+                token.cancel();
+            })
+        });
+        let outcome = runner::run_steps(self.shared, slots, recorder, &steps_stop).await;
+        if let Some(t) = timer {
+            t.abort();
+        }
+        let interrupts = Interrupts {
+            stopped: steps_stop.is_cancelled(),
+            timed_out: steps_stop.is_cancelled() && !self.stop.is_cancelled(),
+        };
+        let mut state = outcome::run_state(&outcome.slots, interrupts);
+        let mut error = run_error(&outcome.slots, &dag);
+        if interrupts.timed_out {
+            error = format!("DAG run timed out after {}s", dag.timeout.map_or(0, |t| t.as_secs()));
+        }
+        let kind = match state {
+            RunState::Succeeded | RunState::PartiallySucceeded => Some(HandlerKind::Success),
+            RunState::Failed => Some(HandlerKind::Failure),
+            RunState::Aborted => Some(HandlerKind::Abort),
+            RunState::Waiting => Some(HandlerKind::Wait),
+            _ => None,
+        };
+        let mut order: Vec<HandlerKind> = kind.into_iter().collect();
+        if state != RunState::Waiting {
+            order.push(HandlerKind::Exit);
+        }
+        let before = state;
+        state = self.handlers(recorder, &order, state).await;
+        if state != before && error.is_empty() {
+            error = "a handler failed".into();
+        }
+        (state, error)
+    }
+
+    async fn dag_preconditions_met(&self) -> bool {
+        let dag = &self.shared.dag;
+        if dag.preconditions.is_empty() {
+            return true;
+        }
+        let step = Step {
+            name: "preconditions".into(),
+            step_type: "noop".into(),
+            preconditions: dag.preconditions.clone(),
+            ..Default::default()
+        };
+        let job = self.job(Arc::new(step), Vars::new());
+        node::preconditions_hold(&job).await.unwrap_or(false)
+    }
+
+    /// Runs handlers in order; a failure makes the run failed from then on.
+    async fn handlers(&self, recorder: &mut Recorder, kinds: &[HandlerKind], mut state: RunState) -> RunState {
+        for &kind in kinds {
+            if self.shared.dag.handler(kind).is_some() && !self.handler(recorder, kind, state).await {
+                state = RunState::Failed;
+            }
+        }
+        state
+    }
+
+    /// Runs one handler with `DAG_RUN_STATUS`; returns whether it succeeded.
+    async fn handler(&self, recorder: &mut Recorder, kind: HandlerKind, state: RunState) -> bool {
+        let Some(step) = self.shared.dag.handler(kind) else { return true };
+        let mut extra = Vars::new();
+        extra.set("DAG_RUN_STATUS", state.label());
+        let mut job = self.job(Arc::new(step.clone()), extra);
+        job.is_handler = true;
+        // Handlers get their own stop token: they still run after a stop or a timeout.
+        job.stop = CancellationToken::new();
+        let name = kind.step_name();
+        let mut first = NodeStatus { step: Some(step_json(step)), status: NodeState::Running, ..Default::default() };
+        first.started_at = timestamp(Utc::now());
+        let _ = recorder.handler(name, first);
+        let done = node::run(job, &|_| {}).await;
+        let ok = matches!(done.node.status, NodeState::Succeeded | NodeState::Skipped) || done.continued;
+        let _ = recorder.handler(name, done.node);
+        ok
+    }
+
+    fn job(&self, step: Arc<Step>, extra: Vars) -> NodeJob {
+        NodeJob {
+            run: self.shared.clone(),
+            step,
+            outputs: Vars::new(),
+            refs: Default::default(),
+            extra,
+            is_handler: false,
+            stop: self.stop.clone(),
+        }
+    }
+}
+
+/// The run-level error: the first failed step's error and the tail of its stderr.
+fn run_error(slots: &[Slot], dag: &Dag) -> String {
+    let Some((i, slot)) = slots.iter().enumerate().find(|(_, s)| s.status.status == NodeState::Failed && !s.continued)
+    else {
+        return String::new();
+    };
+    let _ = dag;
+    let _ = i;
+    let mut error = slot.status.error.clone();
+    let tail = stderr_tail(&slot.status.stderr, &slot.status.stdout);
+    if !tail.is_empty() {
+        error.push_str("\nrecent stderr (tail):\n");
+        error.push_str(&tail);
+    }
+    error
+}
+
+fn stderr_tail(stderr: &str, stdout: &str) -> String {
+    if stderr.is_empty() || stderr == stdout {
+        return String::new();
+    }
+    let text = std::fs::read_to_string(stderr).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// Records the final state, writes `outputs.json`, and closes the journal.
+fn finish(mut recorder: Recorder, state: RunState, error: String, started: &str, dag: &Dag) -> Result<RunReport, String> {
+    let finished = timestamp(Utc::now());
+    recorder.run(state, started, &finished, &error).map_err(io_err)?;
+    let (outputs, output_keys) = collect_outputs(recorder.status(), dag);
+    if !output_keys.is_empty() {
+        recorder.write_outputs(&output_keys, &finished).map_err(io_err)?;
+    }
+    let status = recorder.close().map_err(io_err)?;
+    Ok(RunReport { status, outputs, output_keys })
+}
+
+/// Output variables of the record's steps, and their `outputs.json` keys.
+fn collect_outputs(status: &RunStatus, dag: &Dag) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let mut outputs = Vec::new();
+    let mut keys = Vec::new();
+    for (node, step) in status.nodes.iter().zip(&dag.steps) {
+        let Some(spec) = &step.output else { continue };
+        let Some(stored) = node.output_variables.get(&spec.name).and_then(|v| v.as_str()) else { continue };
+        let value = stored.split_once('=').map_or("", |(_, v)| v).to_string();
+        outputs.push((spec.name.clone(), value.clone()));
+        if !spec.omit {
+            let key = spec.key.clone().unwrap_or_else(|| dagu_eval::names::output_key(&spec.name));
+            keys.push((key, value));
+        }
+    }
+    (outputs, keys)
+}
+
+/// `dag.json`: what retry and `--from-run-id` need to run the same DAG again.
+fn write_snapshot(dir: &std::path::Path, dag: &Dag, location: &std::path::Path, source: &str, params: &[String]) -> std::io::Result<()> {
+    let json = serde_json::json!({
+        "name": dag.name,
+        "location": location,
+        "document": dag.document,
+        "params": params,
+        "yaml": source,
+    });
+    dagu_store::atomic::write(&dir.join("dag.json"), json.to_string().as_bytes())
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the system packages the build and the tests need on a fresh Debian machine.
+# Safe to run more than once. Needs root (or sudo).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+need=()
+command -v cc >/dev/null || need+=(build-essential)
+command -v python3 >/dev/null || need+=(python3)
+command -v pkill >/dev/null || need+=(procps)
+if [ ${#need[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install Rust with rustup (https://rustup.rs), then run this again" >&2
+  exit 1
+fi
+rustup show active-toolchain >/dev/null  # installs the pinned toolchain from rust-toolchain.toml
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
