@@ -13,7 +13,11 @@ fn examples() -> Vec<std::path::PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 13, "expected a dozen examples, found {}", files.len());
+    assert!(
+        files.len() >= 13,
+        "expected a dozen examples, found {}",
+        files.len()
+    );
     files
 }
 
@@ -30,10 +34,20 @@ fn every_example_validates() {
 fn every_example_runs_with_its_expected_exit_code() {
     for file in examples() {
         let sb = Sandbox::new();
-        let copy = sb.write(file.file_name().unwrap().to_str().unwrap(), &std::fs::read_to_string(&file).unwrap());
+        let copy = sb.write(
+            file.file_name().unwrap().to_str().unwrap(),
+            &std::fs::read_to_string(&file).unwrap(),
+        );
         let run = sb.run(&["start", copy.to_str().unwrap()]);
         let name = file.file_name().unwrap().to_str().unwrap();
-        let expected = EXPECTED_FAILURES.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c);
-        assert_eq!(run.code, expected, "{name}: stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        let expected = EXPECTED_FAILURES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, c)| *c);
+        assert_eq!(
+            run.code, expected,
+            "{name}: stdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
     }
 }

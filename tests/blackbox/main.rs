@@ -1,4 +1,4 @@
 //! Black-box tests of the `dagu` binary: each test gets a fresh `DAGU_HOME`.
 
-mod support;
 mod examples;
+mod support;

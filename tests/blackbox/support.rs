@@ -40,7 +40,11 @@ impl Sandbox {
         let work = root.path().join("work");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&work).unwrap();
-        Sandbox { _root: root, home, work }
+        Sandbox {
+            _root: root,
+            home,
+            work,
+        }
     }
 
     /// Writes a file under `work/` (parents created).
@@ -82,7 +86,9 @@ impl Sandbox {
     pub fn spawn(&self, args: &[&str]) -> Child {
         use std::os::unix::process::CommandExt;
         let mut c = self.cmd(args);
-        c.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        c.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
         c.spawn().expect("spawn dagu")
     }
 
@@ -99,7 +105,11 @@ impl Sandbox {
 pub fn wait_for_file(path: &Path) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !path.exists() {
-        assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
@@ -110,6 +120,11 @@ pub fn node_states(status: &serde_json::Value) -> Vec<(String, i64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| (n["step"]["name"].as_str().unwrap().to_string(), n["status"].as_i64().unwrap()))
+        .map(|n| {
+            (
+                n["step"]["name"].as_str().unwrap().to_string(),
+                n["status"].as_i64().unwrap(),
+            )
+        })
         .collect()
 }

@@ -155,21 +155,59 @@ fn main() -> ExitCode {
     let ctx = commands::Ctx::new(cli.dagu_home.as_deref(), cli.quiet);
     let _ = cli.config;
     let code = match cli.command {
-        Command::Start { flags, dag, args } => commands::start::start(&ctx, &flags, &dag, &args, false),
-        Command::Dry { flags, dag, args } => commands::start::start(&ctx, &flags, &dag, &args, true),
+        Command::Start { flags, dag, args } => {
+            commands::start::start(&ctx, &flags, &dag, &args, false)
+        }
+        Command::Dry { flags, dag, args } => {
+            commands::start::start(&ctx, &flags, &dag, &args, true)
+        }
         Command::Validate { dag } => commands::validate::validate(&ctx, &dag),
-        Command::Status { run_id, json, dag } => commands::inspect::status(&ctx, &dag, run_id.as_deref(), json),
-        Command::History { dag, status, run_id, limit, format } => {
-            commands::inspect::history(&ctx, dag.as_deref(), status.as_deref(), run_id.as_deref(), limit, &format)
+        Command::Status { run_id, json, dag } => {
+            commands::inspect::status(&ctx, &dag, run_id.as_deref(), json)
         }
+        Command::History {
+            dag,
+            status,
+            run_id,
+            limit,
+            format,
+        } => commands::inspect::history(
+            &ctx,
+            dag.as_deref(),
+            status.as_deref(),
+            run_id.as_deref(),
+            limit,
+            &format,
+        ),
         Command::Stop { run_id, dag } => commands::manage::stop(&ctx, &dag, run_id.as_deref()),
-        Command::Retry { run_id, step, dag } => commands::start::retry(&ctx, &dag, &run_id, step.as_deref()),
-        Command::Restart { run_id, dag } => commands::start::restart(&ctx, &dag, run_id.as_deref()),
-        Command::Cleanup { retention_days, dry_run, yes, dag } => {
-            commands::manage::cleanup(&ctx, &dag, retention_days, dry_run, yes)
+        Command::Retry { run_id, step, dag } => {
+            commands::start::retry(&ctx, &dag, &run_id, step.as_deref())
         }
-        Command::Exec { name, run_id, env, dotenv, workdir, shell, command } => {
-            let spec = commands::start::ExecSpec { name, run_id, env, dotenv, workdir, shell, command };
+        Command::Restart { run_id, dag } => commands::start::restart(&ctx, &dag, run_id.as_deref()),
+        Command::Cleanup {
+            retention_days,
+            dry_run,
+            yes,
+            dag,
+        } => commands::manage::cleanup(&ctx, &dag, retention_days, dry_run, yes),
+        Command::Exec {
+            name,
+            run_id,
+            env,
+            dotenv,
+            workdir,
+            shell,
+            command,
+        } => {
+            let spec = commands::start::ExecSpec {
+                name,
+                run_id,
+                env,
+                dotenv,
+                workdir,
+                shell,
+                command,
+            };
             commands::start::exec(&ctx, &spec)
         }
         Command::Version => {

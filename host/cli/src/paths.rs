@@ -17,12 +17,19 @@ impl Paths {
     /// Resolves from `--dagu-home`, then `DAGU_HOME`, then a legacy `~/.dagu`, then XDG;
     /// `DAGU_*_DIR` variables override single directories.
     pub fn resolve(home_flag: Option<&Path>) -> Paths {
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let user_home = env("HOME").unwrap_or_else(|| PathBuf::from("/"));
-        let unified = home_flag.map(Path::to_path_buf).or_else(|| env("DAGU_HOME")).or_else(|| {
-            let legacy = user_home.join(".dagu");
-            legacy.is_dir().then_some(legacy)
-        });
+        let unified = home_flag
+            .map(Path::to_path_buf)
+            .or_else(|| env("DAGU_HOME"))
+            .or_else(|| {
+                let legacy = user_home.join(".dagu");
+                legacy.is_dir().then_some(legacy)
+            });
         let mut paths = match unified {
             Some(home) => {
                 let home = absolute(&home);
@@ -35,8 +42,12 @@ impl Paths {
                 }
             }
             None => {
-                let config = env("XDG_CONFIG_HOME").unwrap_or_else(|| user_home.join(".config")).join("dagu");
-                let data = env("XDG_DATA_HOME").unwrap_or_else(|| user_home.join(".local/share")).join("dagu");
+                let config = env("XDG_CONFIG_HOME")
+                    .unwrap_or_else(|| user_home.join(".config"))
+                    .join("dagu");
+                let data = env("XDG_DATA_HOME")
+                    .unwrap_or_else(|| user_home.join(".local/share"))
+                    .join("dagu");
                 Paths {
                     dags: config.join("dags"),
                     base_config: config.join("base.yaml"),
@@ -69,14 +80,19 @@ impl Paths {
 
 /// Makes a path absolute against the current directory.
 pub fn absolute(p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    }
 }
 
 /// Resolves a DAG reference (cli.md §1.2): absolute path, `~`, a path relative to the
 /// current directory, else `<dags>/<arg>` with `.yaml` appended when missing.
 pub fn resolve_dag(arg: &str, dags: &Path) -> PathBuf {
     let expanded = match arg.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME").map_or_else(|| PathBuf::from(arg), |h| PathBuf::from(h).join(rest)),
+        Some(rest) => std::env::var_os("HOME")
+            .map_or_else(|| PathBuf::from(arg), |h| PathBuf::from(h).join(rest)),
         None => PathBuf::from(arg),
     };
     if expanded.is_absolute() {
@@ -90,7 +106,11 @@ pub fn resolve_dag(arg: &str, dags: &Path) -> PathBuf {
         return in_dags;
     }
     let with_ext = dags.join(format!("{arg}.yaml"));
-    if with_ext.is_file() || !in_dags.is_file() { with_ext } else { in_dags }
+    if with_ext.is_file() || !in_dags.is_file() {
+        with_ext
+    } else {
+        in_dags
+    }
 }
 
 #[cfg(test)]
@@ -101,8 +121,17 @@ mod tests {
     fn names_resolve_into_the_dags_dir() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("hello.yaml"), "steps: []").unwrap();
-        assert_eq!(resolve_dag("hello", dir.path()), dir.path().join("hello.yaml"));
-        assert_eq!(resolve_dag("/abs/x.yaml", dir.path()), PathBuf::from("/abs/x.yaml"));
-        assert_eq!(resolve_dag("missing.yml", dir.path()), dir.path().join("missing.yml"));
+        assert_eq!(
+            resolve_dag("hello", dir.path()),
+            dir.path().join("hello.yaml")
+        );
+        assert_eq!(
+            resolve_dag("/abs/x.yaml", dir.path()),
+            PathBuf::from("/abs/x.yaml")
+        );
+        assert_eq!(
+            resolve_dag("missing.yml", dir.path()),
+            dir.path().join("missing.yml")
+        );
     }
 }

@@ -16,7 +16,11 @@ pub struct Style {
 
 impl Style {
     fn paint(self, text: &str, code: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn node_state(self, s: NodeState) -> String {
@@ -45,14 +49,38 @@ impl Style {
 /// Renders a run record as a tree with a header and a result line.
 pub fn tree(status: &RunStatus, style: Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} - {}\n", style.run_state(status.status), status.started_at);
-    let _ = writeln!(out, "dag: {} ({})", status.name, duration(&status.started_at, &status.finished_at));
+    let _ = writeln!(
+        out,
+        "{} - {}\n",
+        style.run_state(status.status),
+        status.started_at
+    );
+    let _ = writeln!(
+        out,
+        "dag: {} ({})",
+        status.name,
+        duration(&status.started_at, &status.finished_at)
+    );
     let mut nodes: Vec<(String, &NodeStatus)> = status
         .nodes
         .iter()
-        .map(|n| (n.step.as_ref().and_then(|s| s["name"].as_str()).unwrap_or("?").to_string(), n))
+        .map(|n| {
+            (
+                n.step
+                    .as_ref()
+                    .and_then(|s| s["name"].as_str())
+                    .unwrap_or("?")
+                    .to_string(),
+                n,
+            )
+        })
         .collect();
-    nodes.extend(status.handlers().into_iter().map(|(name, n)| (name.to_string(), n)));
+    nodes.extend(
+        status
+            .handlers()
+            .into_iter()
+            .map(|(name, n)| (name.to_string(), n)),
+    );
     if !nodes.is_empty() {
         out.push_str("│\n");
     }
@@ -60,15 +88,27 @@ pub fn tree(status: &RunStatus, style: Style) -> String {
         let last = i + 1 == nodes.len();
         render_node(&mut out, name, node, last, style);
     }
-    let label = if status.status.is_active() { "Status" } else { "Result" };
+    let label = if status.status.is_active() {
+        "Status"
+    } else {
+        "Result"
+    };
     let _ = writeln!(out, "\n{label}: {}", style.run_state(status.status));
     out
 }
 
 fn render_node(out: &mut String, name: &str, node: &NodeStatus, last: bool, style: Style) {
-    let (branch, pad) = if last { ("└─", "  ") } else { ("├─", "│ ") };
+    let (branch, pad) = if last {
+        ("└─", "  ")
+    } else {
+        ("├─", "│ ")
+    };
     let dur = duration(&node.started_at, &node.finished_at);
-    let _ = writeln!(out, "{branch}{name} ({dur}) {}", style.node_state(node.status));
+    let _ = writeln!(
+        out,
+        "{branch}{name} ({dur}) {}",
+        style.node_state(node.status)
+    );
     let mut lines: Vec<String> = Vec::new();
     if let Some(cmd) = node.step.as_ref().and_then(command_line) {
         lines.push(cmd);
@@ -84,7 +124,10 @@ fn render_node(out: &mut String, name: &str, node: &NodeStatus, last: bool, styl
         }
     }
     if !node.error.is_empty() && node.status != NodeState::Succeeded {
-        details.push(format!("error: {}", node.error.lines().next().unwrap_or_default()));
+        details.push(format!(
+            "error: {}",
+            node.error.lines().next().unwrap_or_default()
+        ));
     }
     let total = lines.len() + details.len();
     let mut k = 0;
@@ -114,7 +157,12 @@ fn render_node(out: &mut String, name: &str, node: &NodeStatus, last: bool, styl
 fn command_line(step: &serde_json::Value) -> Option<String> {
     match &step["command"] {
         serde_json::Value::String(s) => Some(s.lines().next().unwrap_or_default().to_string()),
-        serde_json::Value::Array(a) => Some(a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" && ")),
+        serde_json::Value::Array(a) => Some(
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" && "),
+        ),
         _ => step["call"].as_str().map(|c| format!("call {c}")),
     }
 }
@@ -131,7 +179,10 @@ fn tail(path: &str) -> String {
 
 /// `1m2s`-style duration between two record timestamps.
 fn duration(start: &str, end: &str) -> String {
-    let (Ok(s), Ok(e)) = (DateTime::parse_from_rfc3339(start), DateTime::parse_from_rfc3339(end)) else {
+    let (Ok(s), Ok(e)) = (
+        DateTime::parse_from_rfc3339(start),
+        DateTime::parse_from_rfc3339(end),
+    ) else {
         return "-".into();
     };
     let secs = (e - s).num_seconds().max(0);

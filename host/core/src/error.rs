@@ -58,7 +58,10 @@ pub struct Errors {
 impl Errors {
     /// An empty collector for `file`.
     pub fn new(file: &Path) -> Self {
-        Errors { file: file.to_path_buf(), list: Vec::new() }
+        Errors {
+            file: file.to_path_buf(),
+            list: Vec::new(),
+        }
     }
 
     /// Records a problem at `pos` in `field`.

@@ -29,7 +29,11 @@ pub struct Field<'a> {
 impl<'a> Obj<'a> {
     /// Wraps a map node; `None` when the node is not a map.
     pub fn new(node: &'a Node, path: &'a str) -> Option<Self> {
-        node.as_map().map(|entries| Obj { node, entries, path })
+        node.as_map().map(|entries| Obj {
+            node,
+            entries,
+            path,
+        })
     }
 
     /// The field named `snake` (or its camelCase spelling). Reports both spellings at once.
@@ -73,7 +77,11 @@ impl<'a> Obj<'a> {
 
     /// The field path of a child key.
     pub fn child_path(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{}", self.path, key) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{}", self.path, key)
+        }
     }
 
     /// The map's own path.

@@ -14,9 +14,12 @@ use crate::model::Step;
 pub const MAX_STEP_NAME: usize = 40;
 
 /// Ids that would shadow built-in references.
-const RESERVED_IDS: &[&str] = &["env", "params", "args", "stdout", "stderr", "output", "outputs"];
+const RESERVED_IDS: &[&str] = &[
+    "env", "params", "args", "stdout", "stderr", "output", "outputs",
+];
 
-static ID_FORMAT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9_-]*$").unwrap());
+static ID_FORMAT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9_-]*$").unwrap());
 
 /// A built step and its top-level position (members of a nested group share one).
 pub struct Placed {
@@ -31,12 +34,21 @@ pub fn wire(mut placed: Vec<Placed>, chain: bool, errors: &mut Errors) -> Vec<St
     resolve_depends(&mut placed, chain, errors);
     let positions: HashMap<String, (crate::yaml::Pos, String)> = placed
         .iter()
-        .map(|p| (p.built.step.name.clone(), (p.built.pos, p.built.path.clone())))
+        .map(|p| {
+            (
+                p.built.step.name.clone(),
+                (p.built.pos, p.built.path.clone()),
+            )
+        })
         .collect();
     let steps: Vec<Step> = placed.into_iter().map(|p| p.built.step).collect();
     if let Some(cycle) = find_cycle(&steps) {
         let (pos, path) = positions[&cycle[0]].clone();
-        errors.push(pos, format!("{path}.depends"), format!("dependency cycle: {}", cycle.join(" -> ")));
+        errors.push(
+            pos,
+            format!("{path}.depends"),
+            format!("dependency cycle: {}", cycle.join(" -> ")),
+        );
     }
     steps
 }
@@ -62,10 +74,18 @@ fn assign_names(placed: &mut [Placed], errors: &mut Errors) {
             b.step.name = format!("{prefix}_{n}");
         }
         if b.step.name.chars().count() > MAX_STEP_NAME {
-            errors.push(b.name_pos, format!("{}.name", b.path), format!("step name must be less than {MAX_STEP_NAME} characters"));
+            errors.push(
+                b.name_pos,
+                format!("{}.name", b.path),
+                format!("step name must be less than {MAX_STEP_NAME} characters"),
+            );
         }
         if !taken.insert(b.step.name.clone()) {
-            errors.push(b.name_pos, format!("{}.name", b.path), format!("step name must be unique (value: {})", b.step.name));
+            errors.push(
+                b.name_pos,
+                format!("{}.name", b.path),
+                format!("step name must be unique (value: {})", b.step.name),
+            );
         }
     }
 }
@@ -80,13 +100,21 @@ fn check_ids(placed: &[Placed], errors: &mut Errors) {
         if !ID_FORMAT.is_match(id) {
             errors.push(b.id_pos, &field, format!("invalid step ID format: must start with a letter and contain only letters, digits, '_' and '-' (value: {id})"));
         } else if RESERVED_IDS.contains(&id.to_ascii_lowercase().as_str()) {
-            errors.push(b.id_pos, &field, format!("step ID '{id}' is a reserved word"));
+            errors.push(
+                b.id_pos,
+                &field,
+                format!("step ID '{id}' is a reserved word"),
+            );
         }
         if !seen.insert(id.as_str()) {
             errors.push(b.id_pos, &field, format!("duplicate step ID '{id}'"));
         }
         if names.contains(id.as_str()) && *id != b.step.name {
-            errors.push(b.id_pos, &field, format!("step ID '{id}' conflicts with another step's name"));
+            errors.push(
+                b.id_pos,
+                &field,
+                format!("step ID '{id}' conflicts with another step's name"),
+            );
         }
     }
 }
@@ -94,7 +122,13 @@ fn check_ids(placed: &[Placed], errors: &mut Errors) {
 fn resolve_depends(placed: &mut [Placed], chain: bool, errors: &mut Errors) {
     let by_id: HashMap<String, String> = placed
         .iter()
-        .filter_map(|p| p.built.step.id.clone().map(|id| (id, p.built.step.name.clone())))
+        .filter_map(|p| {
+            p.built
+                .step
+                .id
+                .clone()
+                .map(|id| (id, p.built.step.name.clone()))
+        })
         .collect();
     let names: HashSet<String> = placed.iter().map(|p| p.built.step.name.clone()).collect();
     // The members of each top-level group, for chain edges.
@@ -118,7 +152,11 @@ fn resolve_depends(placed: &mut [Placed], chain: bool, errors: &mut Errors) {
         for (dep, pos) in b.depends.iter().flatten() {
             let target = by_id.get(dep).cloned().unwrap_or_else(|| dep.clone());
             if !names.contains(&target) {
-                errors.push(*pos, format!("{}.depends", b.path), format!("step {} depends on non-existent step {dep}", b.step.name));
+                errors.push(
+                    *pos,
+                    format!("{}.depends", b.path),
+                    format!("step {} depends on non-existent step {dep}", b.step.name),
+                );
             } else if !depends.contains(&target) {
                 depends.push(target);
             }
@@ -129,7 +167,11 @@ fn resolve_depends(placed: &mut [Placed], chain: bool, errors: &mut Errors) {
 
 /// Returns the names along one cycle, if the graph has any.
 pub fn find_cycle(steps: &[Step]) -> Option<Vec<String>> {
-    let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
     let mut indegree = vec![0usize; steps.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     for (i, s) in steps.iter().enumerate() {
@@ -159,7 +201,11 @@ pub fn find_cycle(steps: &[Step]) -> Option<Vec<String>> {
     let mut current = (0..steps.len()).find(|&i| indegree[i] > 0)?;
     loop {
         if let Some(start) = path.iter().position(|&p| p == current) {
-            let mut names: Vec<String> = path[start..].iter().rev().map(|&i| steps[i].name.clone()).collect();
+            let mut names: Vec<String> = path[start..]
+                .iter()
+                .rev()
+                .map(|&i| steps[i].name.clone())
+                .collect();
             names.push(names[0].clone());
             return Some(names);
         }

@@ -44,7 +44,8 @@ pub struct LoadOptions {
 
 /// Loads a DAG file from disk.
 pub fn load_file(path: &Path, options: &LoadOptions) -> Result<DagFile, LoadErrors> {
-    let source = std::fs::read_to_string(path).map_err(|e| single(path, format!("failed to open file: {e}")))?;
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| single(path, format!("failed to open file: {e}")))?;
     load_str(&source, path, options)
 }
 
@@ -64,26 +65,44 @@ pub fn load_str(source: &str, path: &Path, options: &LoadOptions) -> Result<DagF
         let position = dags.len();
         let mut dag = dag::build(doc, path, position, base.as_ref(), &mut errors);
         finish(&mut dag);
-        if let Some(first) = dags.iter().find(|d| d.name == dag.name).filter(|_| position > 0) {
-            errors.push(doc.pos, "name", format!("duplicate DAG name \"{}\" found", first.name));
+        if let Some(first) = dags
+            .iter()
+            .find(|d| d.name == dag.name)
+            .filter(|_| position > 0)
+        {
+            errors.push(
+                doc.pos,
+                "name",
+                format!("duplicate DAG name \"{}\" found", first.name),
+            );
         }
         dags.push(dag);
     }
     if documents.iter().all(Option::is_none) {
-        errors.push(Pos::default(), "", format!("no DAGs found in file \"{}\"", path.display()));
+        errors.push(
+            Pos::default(),
+            "",
+            format!("no DAGs found in file \"{}\"", path.display()),
+        );
     }
     if let (Some(name), Some(main)) = (&options.name, dags.first_mut()) {
         main.name = name.clone();
     }
-    errors.finish(DagFile { path: path.to_path_buf(), dags })
+    errors.finish(DagFile {
+        path: path.to_path_buf(),
+        dags,
+    })
 }
 
 fn load_base(path: &Path) -> Result<Dag, LoadErrors> {
-    let source = std::fs::read_to_string(path).map_err(|e| single(path, format!("failed to read base config: {e}")))?;
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| single(path, format!("failed to read base config: {e}")))?;
     let documents = yaml::parse_documents(&source).map_err(|e| syntax_error(path, &source, e))?;
     let mut errors = Errors::new(path);
     let dag = match documents.into_iter().flatten().next() {
-        Some(doc) if schema::check(&doc, &mut errors) => dag::build(&doc, path, 0, None, &mut errors),
+        Some(doc) if schema::check(&doc, &mut errors) => {
+            dag::build(&doc, path, 0, None, &mut errors)
+        }
         _ => Dag::default(),
     };
     errors.finish(dag)
@@ -94,7 +113,9 @@ fn finish(dag: &mut Dag) {
     let disabled = dag.dotenv.iter().rposition(|f| f == DOTENV_DISABLED);
     let mut files: Vec<String> = match disabled {
         Some(i) => dag.dotenv[i + 1..].to_vec(),
-        None => std::iter::once(DEFAULT_DOTENV.to_string()).chain(dag.dotenv.iter().cloned()).collect(),
+        None => std::iter::once(DEFAULT_DOTENV.to_string())
+            .chain(dag.dotenv.iter().cloned())
+            .collect(),
     };
     let mut seen = std::collections::HashSet::new();
     files.retain(|f| seen.insert(f.clone()));
@@ -108,7 +129,12 @@ fn finish(dag: &mut Dag) {
 }
 
 fn single(path: &Path, message: String) -> LoadErrors {
-    LoadErrors(vec![LoadError { file: path.to_path_buf(), pos: Pos::default(), field: String::new(), message }])
+    LoadErrors(vec![LoadError {
+        file: path.to_path_buf(),
+        pos: Pos::default(),
+        field: String::new(),
+        message,
+    }])
 }
 
 /// A YAML syntax error with the offending line quoted.

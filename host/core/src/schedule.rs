@@ -16,19 +16,30 @@ pub fn parse(expr: &str) -> Result<Schedule, String> {
     let (timezone, body) = match expr.split_once(' ') {
         Some((prefix, rest)) if prefix.starts_with("CRON_TZ=") || prefix.starts_with("TZ=") => {
             let zone = prefix.split_once('=').map(|(_, z)| z).unwrap_or_default();
-            let tz = zone.parse::<chrono_tz::Tz>().map_err(|_| format!("unknown time zone '{zone}'"))?;
+            let tz = zone
+                .parse::<chrono_tz::Tz>()
+                .map_err(|_| format!("unknown time zone '{zone}'"))?;
             (Some(tz), rest.trim())
         }
         _ => (None, expr),
     };
     if body.starts_with('@') {
-        return Err(format!("descriptors such as '{body}' are not supported; write five cron fields"));
+        return Err(format!(
+            "descriptors such as '{body}' are not supported; write five cron fields"
+        ));
     }
     let fields: Vec<&str> = body.split_whitespace().collect();
     if fields.len() != 5 {
-        return Err(format!("expected exactly 5 fields, found {}: [{}]", fields.len(), fields.join(" ")));
+        return Err(format!(
+            "expected exactly 5 fields, found {}: [{}]",
+            fields.len(),
+            fields.join(" ")
+        ));
     }
-    let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
+    let parser = CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build();
     let cron = parser.parse(body).map_err(|e| e.to_string())?;
     Ok(Schedule { cron, timezone })
 }
@@ -50,10 +61,18 @@ mod tests {
 
     #[test]
     fn rejects_other_shapes() {
-        assert!(check("* * * *").unwrap_err().contains("exactly 5 fields, found 4"));
+        assert!(
+            check("* * * *")
+                .unwrap_err()
+                .contains("exactly 5 fields, found 4")
+        );
         assert!(check("0 * * * * *").is_err());
         assert!(check("@daily").is_err());
-        assert!(check("TZ=Nowhere/Land 0 * * * *").unwrap_err().contains("unknown time zone"));
+        assert!(
+            check("TZ=Nowhere/Land 0 * * * *")
+                .unwrap_err()
+                .contains("unknown time zone")
+        );
         assert!(check("61 * * * *").is_err());
     }
 }

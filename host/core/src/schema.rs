@@ -13,7 +13,12 @@ pub const DAG_SCHEMA: &str = include_str!("../../../schemas/dag.schema.json");
 static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
     let schema: serde_json::Value =
         serde_json::from_str(DAG_SCHEMA).expect("schemas/dag.schema.json is valid JSON");
-    jsonschema::validator_for(&schema).expect("schemas/dag.schema.json is a valid schema")
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(false)
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .build(&schema)
+        .expect("schemas/dag.schema.json is a valid schema")
 });
 
 /// Validates one document; returns whether it conformed. Problems go to `errors` with the
@@ -32,7 +37,11 @@ pub fn check(doc: &Node, errors: &mut Errors) -> bool {
                         .as_map()
                         .and_then(|m| m.iter().find(|(k, _)| k.text().as_deref() == Some(key)))
                         .map_or(node.pos, |(k, _)| k.pos);
-                    let path = if field.is_empty() { key.clone() } else { format!("{field}.{key}") };
+                    let path = if field.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{field}.{key}")
+                    };
                     errors.push(key_pos, path, format!("unknown field '{key}'"));
                 }
             }
@@ -76,7 +85,10 @@ mod tests {
 
     #[test]
     fn pointers_become_field_paths() {
-        assert_eq!(pointer_to_field("/steps/2/retryPolicy/limit"), "steps[2].retryPolicy.limit");
+        assert_eq!(
+            pointer_to_field("/steps/2/retryPolicy/limit"),
+            "steps[2].retryPolicy.limit"
+        );
         assert_eq!(pointer_to_field(""), "");
     }
 }

@@ -19,7 +19,10 @@ pub struct Pos {
 
 impl Pos {
     fn from_marker(m: &Marker) -> Pos {
-        Pos { line: m.line() as u32, col: m.col() as u32 + 1 }
+        Pos {
+            line: m.line() as u32,
+            col: m.col() as u32 + 1,
+        }
     }
 }
 
@@ -204,7 +207,9 @@ impl TreeBuilder {
     }
 
     fn close_collection(&mut self) {
-        let Some(frame) = self.stack.pop() else { return };
+        let Some(frame) = self.stack.pop() else {
+            return;
+        };
         let value = match frame.content {
             FrameContent::Seq(items) => Value::Seq(items),
             FrameContent::Map(mut entries, _) => {
@@ -214,7 +219,10 @@ impl TreeBuilder {
                 Value::Map(entries)
             }
         };
-        let node = Node { pos: frame.pos, value };
+        let node = Node {
+            pos: frame.pos,
+            value,
+        };
         if frame.anchor > 0 {
             self.anchors.insert(frame.anchor, node.clone());
         }
@@ -241,7 +249,7 @@ fn apply_merge_keys(entries: &mut Vec<(Node, Node)>) -> Result<(), SyntaxError> 
                 return Err(SyntaxError {
                     pos: value.pos,
                     message: "merge key '<<' needs a map or a list of maps".into(),
-                })
+                });
             }
         };
         for source in sources {
@@ -275,7 +283,11 @@ impl MarkedEventReceiver for TreeBuilder {
                 }
             }
             Event::Scalar(text, style, anchor, _tag) => {
-                let value = if style == TScalarStyle::Plain { resolve_plain(text) } else { Value::Str(text) };
+                let value = if style == TScalarStyle::Plain {
+                    resolve_plain(text)
+                } else {
+                    Value::Str(text)
+                };
                 let node = Node { pos, value };
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
@@ -283,16 +295,27 @@ impl MarkedEventReceiver for TreeBuilder {
                 self.push_value(node);
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Frame { pos, anchor, content: FrameContent::Seq(Vec::new()) });
+                self.stack.push(Frame {
+                    pos,
+                    anchor,
+                    content: FrameContent::Seq(Vec::new()),
+                });
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame { pos, anchor, content: FrameContent::Map(Vec::new(), None) });
+                self.stack.push(Frame {
+                    pos,
+                    anchor,
+                    content: FrameContent::Map(Vec::new(), None),
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => self.close_collection(),
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
                 Some(node) => self.push_value(node),
                 None => {
-                    self.error.get_or_insert(SyntaxError { pos, message: "unknown alias".into() });
+                    self.error.get_or_insert(SyntaxError {
+                        pos,
+                        message: "unknown alias".into(),
+                    });
                 }
             },
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
@@ -306,7 +329,9 @@ fn resolve_plain(text: String) -> Value {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}

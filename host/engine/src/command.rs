@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use dagu_core::{Command, Shell, Step};
-use dagu_eval::{Context, Stages, expand};
+use dagu_eval::{Stages, expand};
 use tokio::process::Command as Process;
 
 use crate::executor::{BoxFuture, StepExecutor, StepInput, StepOutput};
@@ -53,7 +53,7 @@ fn choose_shell(input: &StepInput) -> ShellChoice {
 async fn run_step(input: &StepInput) -> StepOutput {
     let step: &Step = &input.step;
     let shell = choose_shell(input);
-    let ctx = Context { known: &input.known, step_refs: &input.step_refs, env: &input.env, work_dir: Some(&input.work_dir) };
+    let ctx = input.context();
     if let Some(script) = &step.script {
         let body = match expand(script, &ctx, Stages::SCRIPT) {
             Ok(b) => b,
@@ -89,7 +89,11 @@ async fn run_step(input: &StepInput) -> StepOutput {
         last = execute(input, &argv, i > 0).await;
         if last.error.is_some() {
             if many && last.interrupted.is_none() {
-                last.error = Some(format!("command {} failed: exit status {}", i + 1, last.exit_code));
+                last.error = Some(format!(
+                    "command {} failed: exit status {}",
+                    i + 1,
+                    last.exit_code
+                ));
             }
             return last;
         }
@@ -112,22 +116,35 @@ fn shell_argv(shell: &ShellChoice, text: &str) -> Vec<String> {
 }
 
 fn is_posix_shell(program: &str) -> bool {
-    let name = Path::new(program).file_name().and_then(|n| n.to_str()).unwrap_or(program);
-    matches!(name, "sh" | "bash" | "dash" | "zsh" | "ksh" | "ash" | "mksh")
+    let name = Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(program);
+    matches!(
+        name,
+        "sh" | "bash" | "dash" | "zsh" | "ksh" | "ash" | "mksh"
+    )
 }
 
 /// Writes the script into the working directory and runs it.
-async fn run_script(input: &StepInput, shell: &ShellChoice, body: &str, command: Option<&str>) -> StepOutput {
+async fn run_script(
+    input: &StepInput,
+    shell: &ShellChoice,
+    body: &str,
+    command: Option<&str>,
+) -> StepOutput {
     let path = match write_script(&input.work_dir, body) {
         Ok(p) => p,
         Err(e) => return StepOutput::failed(1, format!("failed to write script: {e}")),
     };
     let script = path.to_string_lossy().into_owned();
     let argv = if let Some(cmd) = command {
-        let mut words = dagu_eval::shell::split_words(cmd).unwrap_or_else(|_| vec![cmd.to_string()]);
+        let mut words =
+            dagu_eval::shell::split_words(cmd).unwrap_or_else(|_| vec![cmd.to_string()]);
         words.push(script);
         words
-    } else if input.step.shell.is_none() && input.run.dag.shell.is_none() && body.starts_with("#!") {
+    } else if input.step.shell.is_none() && input.run.dag.shell.is_none() && body.starts_with("#!")
+    {
         vec![script]
     } else {
         let mut argv = vec![shell.program.clone()];
@@ -146,7 +163,12 @@ async fn run_script(input: &StepInput, shell: &ShellChoice, body: &str, command:
 fn write_script(dir: &Path, body: &str) -> std::io::Result<PathBuf> {
     for _ in 0..16 {
         let path = dir.join(format!("dagu_script-{:08x}.sh", rand::random::<u32>()));
-        match OpenOptions::new().write(true).create_new(true).mode(0o700).open(&path) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o700)
+            .open(&path)
+        {
             Ok(mut f) => {
                 f.write_all(body.as_bytes())?;
                 return Ok(path);
@@ -181,7 +203,14 @@ async fn execute(input: &StepInput, argv: &[String], append: bool) -> StepOutput
 }
 
 fn open_logs(input: &StepInput, append: bool) -> std::io::Result<(File, File)> {
-    let open = |p: &Path| OpenOptions::new().create(true).append(true).truncate(false).mode(0o600).open(p);
+    let open = |p: &Path| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(p)
+    };
     if !append {
         File::create(&input.stdout_log)?;
         if input.stderr_log != input.stdout_log {
@@ -189,7 +218,11 @@ fn open_logs(input: &StepInput, append: bool) -> std::io::Result<(File, File)> {
         }
     }
     let out = open(&input.stdout_log)?;
-    let err = if input.stderr_log == input.stdout_log { out.try_clone()? } else { open(&input.stderr_log)? };
+    let err = if input.stderr_log == input.stdout_log {
+        out.try_clone()?
+    } else {
+        open(&input.stderr_log)?
+    };
     Ok((out, err))
 }
 
@@ -201,11 +234,19 @@ fn outcome(input: &StepInput, exit: Exit) -> StepOutput {
             input.timeout.map_or(0, |t| t.as_secs())
         )),
         (_, Some(sig)) => Some(format!("signal: {}", process::signal_description(sig))),
-        (Some(Interruption::Stopped), None) if exit.code != 0 => Some(format!("exit status {}", exit.code)),
-        (_, None) if exit.code != 0 => {
-            Some(format!("failed to execute step \"{}\": exit status {}", input.step.name, exit.code))
+        (Some(Interruption::Stopped), None) if exit.code != 0 => {
+            Some(format!("exit status {}", exit.code))
         }
+        (_, None) if exit.code != 0 => Some(format!(
+            "failed to execute step \"{}\": exit status {}",
+            input.step.name, exit.code
+        )),
         _ => None,
     };
-    StepOutput { exit_code: exit.code, error, interrupted: exit.interrupted, children: Vec::new() }
+    StepOutput {
+        exit_code: exit.code,
+        error,
+        interrupted: exit.interrupted,
+        children: Vec::new(),
+    }
 }

@@ -20,6 +20,9 @@ pub struct Settings {
     pub base_config: Option<PathBuf>,
     /// The filtered host environment steps start from.
     pub host_env: Vars,
+    /// The whole host environment: what `${VAR}` in env, params, paths and conditions
+    /// may read (never passed to processes).
+    pub host_lookup: Vars,
     /// Default shell when neither the step nor the DAG names one.
     pub default_shell: String,
 }
@@ -43,8 +46,10 @@ pub struct RunShared {
     pub log_dir: PathBuf,
     /// The run-level log file.
     pub run_log_file: PathBuf,
-    /// The environment every step starts from.
+    /// The environment every step's process starts from.
     pub env: Vars,
+    /// `env` over the whole host environment: what expansion may read.
+    pub lookup: Vars,
     /// Params (named and positional), known to expansion.
     pub params: Vars,
     /// Dry run: nothing executes.

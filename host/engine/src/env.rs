@@ -15,6 +15,8 @@ use dagu_eval::{Context, Stages, Vars, expand};
 pub struct RunEnv {
     /// What every step's process starts from.
     pub env: Vars,
+    /// `env` over the whole host environment, for expansion lookups.
+    pub lookup: Vars,
     /// Params (named and positional), known to expansion.
     pub params: Vars,
     /// `K=V` strings of the params, for the run record.
@@ -29,58 +31,91 @@ pub struct RunEnv {
 pub fn prepare(
     dag: &Dag,
     host: &Vars,
+    host_lookup: &Vars,
     dag_dir: &Path,
     default_work_dir: &Path,
     overrides: Option<Vec<Param>>,
 ) -> Result<RunEnv, String> {
     let no_refs = HashMap::new();
     let mut env = host.clone();
+    let mut lookup = host_lookup.clone();
     let mut dag_env = Vars::new();
     for (key, raw) in &dag.env {
-        let ctx = Context { known: &dag_env, step_refs: &no_refs, env: &env, work_dir: Some(dag_dir) };
+        let ctx = Context {
+            known: &dag_env,
+            step_refs: &no_refs,
+            env: &lookup,
+            command_env: &env,
+            work_dir: Some(dag_dir),
+        };
         let value = expand(raw, &ctx, Stages::ALL).map_err(|e| format!("env {key}: {e}"))?;
         dag_env.set(key.clone(), value.clone());
+        lookup.set(key.clone(), value.clone());
         env.set(key.clone(), value);
     }
     let work_dir = match &dag.working_dir {
         Some(raw) => {
-            let ctx = Context { known: &dag_env, step_refs: &no_refs, env: &env, work_dir: Some(dag_dir) };
-            let expanded = expand(raw, &ctx, Stages::ALL).map_err(|e| format!("workingDir: {e}"))?;
+            let ctx = Context {
+                known: &dag_env,
+                step_refs: &no_refs,
+                env: &lookup,
+                command_env: &env,
+                work_dir: Some(dag_dir),
+            };
+            let expanded =
+                expand(raw, &ctx, Stages::ALL).map_err(|e| format!("workingDir: {e}"))?;
             resolve_path(&expanded, dag_dir, host)
         }
         None => default_work_dir.to_path_buf(),
     };
-    std::fs::create_dir_all(&work_dir)
-        .map_err(|e| format!("failed to create working directory {}: {e}", work_dir.display()))?;
+    std::fs::create_dir_all(&work_dir).map_err(|e| {
+        format!(
+            "failed to create working directory {}: {e}",
+            work_dir.display()
+        )
+    })?;
 
     let defaults = dag.params.clone();
     let params_in = match overrides {
         Some(o) => dagu_eval::params::apply_overrides(defaults, o),
         None => defaults,
     };
-    let params = dagu_eval::params::evaluate(&params_in, &env, Some(&work_dir)).map_err(|e| format!("params: {e}"))?;
+    let params = dagu_eval::params::evaluate(&params_in, &lookup, &env, Some(&work_dir))
+        .map_err(|e| format!("params: {e}"))?;
 
+    let mut extra = Vars::new();
     for file in &dag.dotenv {
-        for (k, v) in read_dotenv(file, &work_dir, dag_dir, &env)? {
-            env.set(k, v);
+        for (k, v) in read_dotenv(file, &work_dir, dag_dir, &lookup)? {
+            extra.set(k, v);
         }
     }
     for secret in &dag.secrets {
-        let value = resolve_secret(secret, host, &work_dir, dag_dir)?;
-        env.set(secret.name.clone(), value);
+        let value = resolve_secret(secret, host_lookup, &work_dir, dag_dir)?;
+        extra.set(secret.name.clone(), value);
     }
     let named: Vec<(String, String)> = params_in
         .iter()
-        .filter_map(|p| p.name.as_ref().and_then(|n| params.get(n).map(|v| (n.clone(), v.to_string()))))
+        .filter_map(|p| {
+            p.name
+                .as_ref()
+                .and_then(|n| params.get(n).map(|v| (n.clone(), v.to_string())))
+        })
         .collect();
     for (k, v) in &named {
-        env.set(k.clone(), v.clone());
+        extra.set(k.clone(), v.clone());
     }
     if !params_in.is_empty() {
-        let json: serde_json::Map<String, serde_json::Value> =
-            params.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
-        env.set("DAGU_PARAMS_JSON", serde_json::Value::Object(json).to_string());
+        let json: serde_json::Map<String, serde_json::Value> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect();
+        extra.set(
+            "DAGU_PARAMS_JSON",
+            serde_json::Value::Object(json).to_string(),
+        );
     }
+    env.extend(&extra);
+    lookup.extend(&extra);
     let params_list = params_in
         .iter()
         .enumerate()
@@ -89,7 +124,13 @@ pub fn prepare(
             format!("{name}={}", params.get(&name).unwrap_or_default())
         })
         .collect();
-    Ok(RunEnv { env, params, params_list, work_dir })
+    Ok(RunEnv {
+        env,
+        lookup,
+        params,
+        params_list,
+        work_dir,
+    })
 }
 
 /// `~` and relative paths: relative ones are joined to `base`.
@@ -101,27 +142,60 @@ pub fn resolve_path(raw: &str, base: &Path, host: &Vars) -> PathBuf {
         _ => raw.to_string(),
     };
     let path = PathBuf::from(expanded);
-    if path.is_absolute() { path } else { base.join(path) }
+    if path.is_absolute() {
+        path
+    } else {
+        base.join(path)
+    }
 }
 
-fn read_dotenv(file: &str, work_dir: &Path, dag_dir: &Path, env: &Vars) -> Result<Vec<(String, String)>, String> {
+fn read_dotenv(
+    file: &str,
+    work_dir: &Path,
+    dag_dir: &Path,
+    env: &Vars,
+) -> Result<Vec<(String, String)>, String> {
     let expanded = dagu_eval::shell::expand_shell(file, env);
-    let candidates = [resolve_path(&expanded, work_dir, env), resolve_path(&expanded, dag_dir, env)];
-    let Some(path) = candidates.iter().find(|p| p.is_file()) else { return Ok(Vec::new()) };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("failed to read dotenv {}: {e}", path.display()))?;
+    let candidates = [
+        resolve_path(&expanded, work_dir, env),
+        resolve_path(&expanded, dag_dir, env),
+    ];
+    let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("failed to read dotenv {}: {e}", path.display()))?;
     dagu_eval::dotenv::parse(&text).map_err(|e| format!("dotenv {}: {e}", path.display()))
 }
 
-fn resolve_secret(secret: &Secret, host: &Vars, work_dir: &Path, dag_dir: &Path) -> Result<String, String> {
-    let fail = |why: String| format!("failed to resolve secret \"{}\" from provider \"{}\": {why}", secret.name, secret.provider);
+fn resolve_secret(
+    secret: &Secret,
+    host: &Vars,
+    work_dir: &Path,
+    dag_dir: &Path,
+) -> Result<String, String> {
+    let fail = |why: String| {
+        format!(
+            "failed to resolve secret \"{}\" from provider \"{}\": {why}",
+            secret.name, secret.provider
+        )
+    };
     match secret.provider.as_str() {
-        "env" => std::env::var(&secret.key)
-            .ok()
-            .or_else(|| host.get(&secret.key).map(str::to_string))
-            .ok_or_else(|| fail(format!("environment variable \"{}\" is not set", secret.key))),
+        "env" => host.get(&secret.key).map(str::to_string).ok_or_else(|| {
+            fail(format!(
+                "environment variable \"{}\" is not set",
+                secret.key
+            ))
+        }),
         "file" => {
-            let candidates = [resolve_path(&secret.key, work_dir, host), resolve_path(&secret.key, dag_dir, host)];
-            let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| fail(format!("file \"{}\" not found", secret.key)))?;
+            let candidates = [
+                resolve_path(&secret.key, work_dir, host),
+                resolve_path(&secret.key, dag_dir, host),
+            ];
+            let path = candidates
+                .iter()
+                .find(|p| p.is_file())
+                .ok_or_else(|| fail(format!("file \"{}\" not found", secret.key)))?;
             std::fs::read_to_string(path)
                 .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
                 .map_err(|e| fail(e.to_string()))

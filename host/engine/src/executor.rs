@@ -18,6 +18,19 @@ use tokio_util::sync::CancellationToken;
 use crate::context::RunShared;
 use crate::process::{Interruption, StopPolicy};
 
+impl StepInput {
+    /// The expansion context of this step.
+    pub fn context(&self) -> dagu_eval::Context<'_> {
+        dagu_eval::Context {
+            known: &self.known,
+            step_refs: &self.step_refs,
+            env: &self.lookup,
+            command_env: &self.env,
+            work_dir: Some(&self.work_dir),
+        }
+    }
+}
+
 /// A boxed future, as trait objects need.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -27,6 +40,8 @@ pub struct StepInput {
     pub step: Arc<Step>,
     /// The process environment of the step.
     pub env: Vars,
+    /// `env` over the whole host environment: what expansion may read (never passed on).
+    pub lookup: Vars,
     /// Variables known to expansion (params, upstream outputs, step env, specials).
     pub known: Vars,
     /// `${id.stdout}`-style references to upstream steps.
@@ -57,7 +72,11 @@ pub struct StepOutput {
 impl StepOutput {
     /// A failure with a message.
     pub fn failed(exit_code: i32, error: impl Into<String>) -> StepOutput {
-        StepOutput { exit_code, error: Some(error.into()), ..Default::default() }
+        StepOutput {
+            exit_code,
+            error: Some(error.into()),
+            ..Default::default()
+        }
     }
 }
 

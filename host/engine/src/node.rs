@@ -58,7 +58,10 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
         let p = run.log_dir.join(format!("{stem}.log"));
         (p.clone(), p)
     } else {
-        (run.log_dir.join(format!("{stem}.out")), run.log_dir.join(format!("{stem}.err")))
+        (
+            run.log_dir.join(format!("{stem}.out")),
+            run.log_dir.join(format!("{stem}.err")),
+        )
     };
     let mut node = NodeStatus {
         stdout: stdout_log.to_string_lossy().into_owned(),
@@ -71,7 +74,11 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
     if run.dry {
         node.status = NodeState::Succeeded;
         node.finished_at = timestamp(Utc::now());
-        return NodeDone { node, continued: false, output: None };
+        return NodeDone {
+            node,
+            continued: false,
+            output: None,
+        };
     }
     let mut vars = match StepVars::build(&job, &stdout_log, &stderr_log) {
         Ok(v) => v,
@@ -86,15 +93,24 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
         Ok(false) => {
             node.status = NodeState::Skipped;
             node.finished_at = timestamp(Utc::now());
-            return NodeDone { node, continued: step.continue_on.skipped, output: None };
+            return NodeDone {
+                node,
+                continued: step.continue_on.skipped,
+                output: None,
+            };
         }
         Err(e) => return finish_failed(node, e),
     }
-    let signal = step.signal_on_stop.as_deref().and_then(process::signal_by_name).unwrap_or(rustix::process::Signal::TERM);
+    let signal = step
+        .signal_on_stop
+        .as_deref()
+        .and_then(process::signal_by_name)
+        .unwrap_or(rustix::process::Signal::TERM);
     let mut input = StepInput {
         run: run.clone(),
         step: step.clone(),
         env: vars.env.clone(),
+        lookup: vars.lookup.clone(),
         known: vars.known.clone(),
         step_refs: job.refs.clone(),
         work_dir,
@@ -102,7 +118,10 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
         stderr_log,
         stop: job.stop.clone(),
         timeout: step.timeout,
-        stop_policy: StopPolicy { signal, grace: run.dag.max_clean_up_time },
+        stop_policy: StopPolicy {
+            signal,
+            grace: run.dag.max_clean_up_time,
+        },
     };
     let (result, output) = execute_with_policies(&mut input, &mut vars, &mut node, progress).await;
     copy_stream_files(&input, &vars);
@@ -110,7 +129,10 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
     node.children = result.children.clone();
     node.finished_at = timestamp(Utc::now());
     if let Some((name, value)) = &output {
-        node.output_variables.insert(name.clone(), serde_json::Value::String(format!("{name}={value}")));
+        node.output_variables.insert(
+            name.clone(),
+            serde_json::Value::String(format!("{name}={value}")),
+        );
     }
     let continued = match &result.error {
         None => {
@@ -120,7 +142,11 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
         Some(err) => {
             node.error = err.clone();
             let aborted = result.interrupted == Some(Interruption::Stopped);
-            node.status = if aborted { NodeState::Aborted } else { NodeState::Failed };
+            node.status = if aborted {
+                NodeState::Aborted
+            } else {
+                NodeState::Failed
+            };
             let tolerated = !aborted && continue_on_matches(&step, &result, &input.stdout_log);
             if tolerated && step.continue_on.mark_success {
                 node.status = NodeState::Succeeded;
@@ -128,7 +154,11 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
             tolerated
         }
     };
-    NodeDone { node, continued, output }
+    NodeDone {
+        node,
+        continued,
+        output,
+    }
 }
 
 /// Whether a DAG-level precondition set holds (dry runs always pass).
@@ -137,63 +167,96 @@ pub async fn preconditions_hold(job: &NodeJob) -> Result<bool, String> {
         return Ok(true);
     }
     let vars = StepVars::build(job, Path::new(""), Path::new(""))?;
-    preconditions_met(&job.step.preconditions, &vars, &job.run.work_dir, &job.run, &job.stop).await
+    preconditions_met(
+        &job.step.preconditions,
+        &vars,
+        &job.run.work_dir,
+        &job.run,
+        &job.stop,
+    )
+    .await
 }
 
 fn finish_failed(mut node: NodeStatus, error: String) -> NodeDone {
     node.status = NodeState::Failed;
     node.error = error;
     node.finished_at = timestamp(Utc::now());
-    NodeDone { node, continued: false, output: None }
+    NodeDone {
+        node,
+        continued: false,
+        output: None,
+    }
 }
 
-/// The two variable sets of a step: what its process sees and what expansion knows.
+/// The variable sets of a step: what its process sees, what expansion may read, and
+/// what expansion knows as Dagu variables.
 struct StepVars {
     env: Vars,
+    lookup: Vars,
     known: Vars,
 }
 
 impl StepVars {
     fn build(job: &NodeJob, stdout_log: &Path, stderr_log: &Path) -> Result<StepVars, String> {
         let run = &job.run;
-        let mut known = run.params.clone();
-        known.extend(&job.outputs);
-        let mut env = run.env.clone();
-        env.extend(&job.outputs);
         let mut specials = Vars::new();
+        for (k, v) in run.env.iter().filter(|(k, _)| k.starts_with("DAG_")) {
+            specials.set(k, v);
+        }
         specials.set("DAG_RUN_STEP_NAME", job.step.name.clone());
         if !job.is_handler {
             specials.set("DAG_RUN_STEP_STDOUT_FILE", stdout_log.to_string_lossy());
             specials.set("DAG_RUN_STEP_STDERR_FILE", stderr_log.to_string_lossy());
         }
         specials.extend(&job.extra);
-        known.extend(&specials);
-        env.extend(&specials);
-        for (k, _) in run.env.iter().filter(|(k, _)| k.starts_with("DAG_")) {
-            if let Some(v) = run.env.get(k) {
-                known.set(k, v);
-            }
-        }
+        let mut vars = StepVars {
+            env: run.env.clone(),
+            lookup: run.lookup.clone(),
+            known: run.params.clone(),
+        };
+        vars.set_all(&job.outputs);
+        vars.set_all(&specials);
         for (key, raw) in &job.step.env {
-            let ctx = Context { known: &known, step_refs: &job.refs, env: &env, work_dir: Some(&run.work_dir) };
-            let value = expand(raw, &ctx, Stages::ALL).map_err(|e| format!("env {key}: {e}"))?;
-            known.set(key.clone(), value.clone());
-            env.set(key.clone(), value);
+            let value = expand(raw, &vars.ctx(&job.refs, &run.work_dir), Stages::ALL)
+                .map_err(|e| format!("env {key}: {e}"))?;
+            vars.set(key, &value);
         }
-        Ok(StepVars { env, known })
+        Ok(vars)
+    }
+
+    fn set(&mut self, key: &str, value: &str) {
+        self.env.set(key, value);
+        self.lookup.set(key, value);
+        self.known.set(key, value);
+    }
+
+    fn set_all(&mut self, vars: &Vars) {
+        self.env.extend(vars);
+        self.lookup.extend(vars);
+        self.known.extend(vars);
     }
 
     fn ctx<'a>(&'a self, refs: &'a HashMap<String, StepRef>, dir: &'a Path) -> Context<'a> {
-        Context { known: &self.known, step_refs: refs, env: &self.env, work_dir: Some(dir) }
+        Context {
+            known: &self.known,
+            step_refs: refs,
+            env: &self.lookup,
+            command_env: &self.env,
+            work_dir: Some(dir),
+        }
     }
 }
 
 fn step_work_dir(run: &RunShared, step: &Step, vars: &StepVars) -> Result<PathBuf, String> {
-    let Some(raw) = &step.dir else { return Ok(run.work_dir.clone()) };
+    let Some(raw) = &step.dir else {
+        return Ok(run.work_dir.clone());
+    };
     let refs = HashMap::new();
-    let expanded = expand(raw, &vars.ctx(&refs, &run.work_dir), Stages::ALL).map_err(|e| format!("dir: {e}"))?;
+    let expanded = expand(raw, &vars.ctx(&refs, &run.work_dir), Stages::ALL)
+        .map_err(|e| format!("dir: {e}"))?;
     let dir = resolve_path(&expanded, &run.work_dir, &vars.env);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("failed to create directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("failed to create directory {}: {e}", dir.display()))?;
     Ok(dir)
 }
 
@@ -224,12 +287,15 @@ async fn condition_holds(
 ) -> Result<bool, String> {
     let holds = match &cond.expected {
         Some(expected) => {
-            let actual = expand(&cond.condition, &vars.ctx(refs, dir), Stages::ALL).map_err(|e| e.to_string())?;
-            let expected = expand(expected, &vars.ctx(refs, dir), Stages::ALL).map_err(|e| e.to_string())?;
+            let actual = expand(&cond.condition, &vars.ctx(refs, dir), Stages::ALL)
+                .map_err(|e| e.to_string())?;
+            let expected =
+                expand(expected, &vars.ctx(refs, dir), Stages::ALL).map_err(|e| e.to_string())?;
             dagu_eval::condition::matches(&actual, &expected).map_err(|e| e.to_string())?
         }
         None => {
-            let text = expand(&cond.condition, &vars.ctx(refs, dir), Stages::COMMAND).map_err(|e| e.to_string())?;
+            let text = expand(&cond.condition, &vars.ctx(refs, dir), Stages::COMMAND)
+                .map_err(|e| e.to_string())?;
             let mut cmd = tokio::process::Command::new(&run.settings.default_shell);
             cmd.arg("-c")
                 .arg(&text)
@@ -239,8 +305,13 @@ async fn condition_holds(
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
-            let policy = StopPolicy { signal: rustix::process::Signal::TERM, grace: run.dag.max_clean_up_time };
-            let exit = process::run(cmd, stop, None, policy).await.map_err(|e| e.to_string())?;
+            let policy = StopPolicy {
+                signal: rustix::process::Signal::TERM,
+                grace: run.dag.max_clean_up_time,
+            };
+            let exit = process::run(cmd, stop, None, policy)
+                .await
+                .map_err(|e| e.to_string())?;
             exit.code == 0
         }
     };
@@ -260,15 +331,19 @@ async fn execute_with_policies(
     loop {
         let result = match &executor {
             Some(ex) => run_with_retries(ex.as_ref(), input, node, progress).await,
-            None => StepOutput::failed(1, format!("executor type \"{}\" is not registered", step.step_type)),
+            None => StepOutput::failed(
+                1,
+                format!("executor type \"{}\" is not registered", step.step_type),
+            ),
         };
         node.done_count += 1;
         let output = capture_output(&step, input, &result);
         if let Some((name, value)) = &output {
-            vars.known.set(name.clone(), value.clone());
-            vars.env.set(name.clone(), value.clone());
+            vars.set(name, value);
         }
-        let Some(policy) = &step.repeat else { return (result, output) };
+        let Some(policy) = &step.repeat else {
+            return (result, output);
+        };
         if input.stop.is_cancelled() || result.interrupted.is_some() {
             return (result, output);
         }
@@ -276,7 +351,16 @@ async fn execute_with_policies(
             return (result, output);
         }
         let predicate = match &policy.condition {
-            Some(c) => condition_holds(c, vars, &input.step_refs, &input.work_dir, &input.run, &input.stop).await.unwrap_or(false),
+            Some(c) => condition_holds(
+                c,
+                vars,
+                &input.step_refs,
+                &input.work_dir,
+                &input.run,
+                &input.stop,
+            )
+            .await
+            .unwrap_or(false),
             None if !policy.exit_codes.is_empty() => policy.exit_codes.contains(&result.exit_code),
             None => true,
         };
@@ -304,17 +388,29 @@ async fn run_with_retries(
 ) -> StepOutput {
     let step = &input.step;
     let (limit, interval) = match &step.retry {
-        Some(r) => match (resolve_count(&r.limit, &input.env), resolve_count(&r.interval, &input.env)) {
+        Some(r) => match (
+            resolve_count(&r.limit, &input.env),
+            resolve_count(&r.interval, &input.env),
+        ) {
             (Ok(l), Ok(i)) => (l, Duration::from_secs(i)),
-            (Err(e), _) => return StepOutput::failed(1, format!("failed to substitute retry limit \"{e}\"")),
-            (_, Err(e)) => return StepOutput::failed(1, format!("failed to substitute retry interval \"{e}\"")),
+            (Err(e), _) => {
+                return StepOutput::failed(1, format!("failed to substitute retry limit \"{e}\""));
+            }
+            (_, Err(e)) => {
+                return StepOutput::failed(
+                    1,
+                    format!("failed to substitute retry interval \"{e}\""),
+                );
+            }
         },
         None => (0, Duration::ZERO),
     };
     let mut delay = interval;
     loop {
         let result = executor.run(input).await;
-        let Some(policy) = &step.retry else { return result };
+        let Some(policy) = &step.retry else {
+            return result;
+        };
         let retryable = result.error.is_some()
             && result.interrupted.is_none()
             && !input.stop.is_cancelled()
@@ -397,14 +493,23 @@ fn continue_on_matches(step: &Step, result: &StepOutput, stdout_log: &Path) -> b
 fn copy_stream_files(input: &StepInput, vars: &StepVars) {
     let step = &input.step;
     let refs = HashMap::new();
-    let targets = [(&step.stdout, &input.stdout_log), (&step.stderr, &input.stderr_log)];
+    let targets = [
+        (&step.stdout, &input.stdout_log),
+        (&step.stderr, &input.stderr_log),
+    ];
     for (target, log) in targets {
         let Some(raw) = target else { continue };
-        let Ok(expanded) = expand(raw, &vars.ctx(&refs, &input.run.work_dir), Stages::ALL) else { continue };
+        let Ok(expanded) = expand(raw, &vars.ctx(&refs, &input.run.work_dir), Stages::ALL) else {
+            continue;
+        };
         let path = resolve_path(&expanded, &input.run.work_dir, &vars.env);
         if let Ok(bytes) = std::fs::read(log) {
             use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+            {
                 let _ = f.write_all(&bytes);
             }
         }

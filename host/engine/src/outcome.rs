@@ -28,10 +28,17 @@ pub fn run_state(slots: &[Slot], interrupts: Interrupts) -> RunState {
     if states().any(|s| s == NodeState::Rejected) {
         return RunState::Rejected;
     }
-    let failed: Vec<&Slot> = slots.iter().filter(|s| s.status.status == NodeState::Failed).collect();
+    let failed: Vec<&Slot> = slots
+        .iter()
+        .filter(|s| s.status.status == NodeState::Failed)
+        .collect();
     let any_aborted = states().any(|s| s == NodeState::Aborted);
     if !failed.is_empty() && failed.iter().all(|s| s.continued) && !any_aborted {
-        return if states().any(|s| s == NodeState::Succeeded) { RunState::PartiallySucceeded } else { RunState::Failed };
+        return if states().any(|s| s == NodeState::Succeeded) {
+            RunState::PartiallySucceeded
+        } else {
+            RunState::Failed
+        };
     }
     if !failed.is_empty() || any_aborted {
         return RunState::Failed;
@@ -45,13 +52,26 @@ mod tests {
     use dagu_store::NodeStatus;
 
     fn slot(state: NodeState, continued: bool) -> Slot {
-        Slot { status: NodeStatus { status: state, ..Default::default() }, continued, output: None }
+        Slot {
+            status: NodeStatus {
+                status: state,
+                ..Default::default()
+            },
+            continued,
+            output: None,
+        }
     }
 
     #[test]
     fn tolerated_failure_beside_a_success_is_partial() {
-        let s = [slot(NodeState::Failed, true), slot(NodeState::Succeeded, false)];
-        assert_eq!(run_state(&s, Interrupts::default()), RunState::PartiallySucceeded);
+        let s = [
+            slot(NodeState::Failed, true),
+            slot(NodeState::Succeeded, false),
+        ];
+        assert_eq!(
+            run_state(&s, Interrupts::default()),
+            RunState::PartiallySucceeded
+        );
     }
 
     #[test]
@@ -62,11 +82,26 @@ mod tests {
 
     #[test]
     fn skips_alone_succeed_and_stops_abort() {
-        let s = [slot(NodeState::Skipped, false), slot(NodeState::Succeeded, false)];
+        let s = [
+            slot(NodeState::Skipped, false),
+            slot(NodeState::Succeeded, false),
+        ];
         assert_eq!(run_state(&s, Interrupts::default()), RunState::Succeeded);
-        let stopped = Interrupts { stopped: true, timed_out: false };
-        assert_eq!(run_state(&[slot(NodeState::Aborted, false)], stopped), RunState::Aborted);
-        let timed_out = Interrupts { stopped: true, timed_out: true };
-        assert_eq!(run_state(&[slot(NodeState::Aborted, false)], timed_out), RunState::Failed);
+        let stopped = Interrupts {
+            stopped: true,
+            timed_out: false,
+        };
+        assert_eq!(
+            run_state(&[slot(NodeState::Aborted, false)], stopped),
+            RunState::Aborted
+        );
+        let timed_out = Interrupts {
+            stopped: true,
+            timed_out: true,
+        };
+        assert_eq!(
+            run_state(&[slot(NodeState::Aborted, false)], timed_out),
+            RunState::Failed
+        );
     }
 }

@@ -82,7 +82,11 @@ pub async fn run(
 }
 
 /// Sends the stop signal to the group, then SIGKILL after the grace period.
-async fn terminate(child: &mut Child, pgid: Option<Pid>, policy: StopPolicy) -> io::Result<std::process::ExitStatus> {
+async fn terminate(
+    child: &mut Child,
+    pgid: Option<Pid>,
+    policy: StopPolicy,
+) -> io::Result<std::process::ExitStatus> {
     if let Some(pgid) = pgid {
         let _ = kill_process_group(pgid, policy.signal);
     }
@@ -105,7 +109,11 @@ async fn terminate(child: &mut Child, pgid: Option<Pid>, policy: StopPolicy) -> 
 
 fn exit_of(status: std::process::ExitStatus, interrupted: Option<Interruption>) -> Exit {
     use std::os::unix::process::ExitStatusExt;
-    Exit { code: status.code().unwrap_or(-1), signal: status.signal(), interrupted }
+    Exit {
+        code: status.code().unwrap_or(-1),
+        signal: status.signal(),
+        interrupted,
+    }
 }
 
 /// A readable description of a signal number (`terminated`, `killed`...).
@@ -130,28 +138,52 @@ mod tests {
         c
     }
 
-    const POLICY: StopPolicy = StopPolicy { signal: Signal::TERM, grace: Duration::from_millis(200) };
+    const POLICY: StopPolicy = StopPolicy {
+        signal: Signal::TERM,
+        grace: Duration::from_millis(200),
+    };
 
     #[tokio::test]
     async fn exit_codes_are_reported() {
-        let exit = run(sh("exit 3"), &CancellationToken::new(), None, POLICY).await.unwrap();
-        assert_eq!(exit, Exit { code: 3, signal: None, interrupted: None });
+        let exit = run(sh("exit 3"), &CancellationToken::new(), None, POLICY)
+            .await
+            .unwrap();
+        assert_eq!(
+            exit,
+            Exit {
+                code: 3,
+                signal: None,
+                interrupted: None
+            }
+        );
     }
 
     #[tokio::test]
     async fn a_process_ignoring_the_stop_signal_is_killed_after_the_grace_period() {
         let stop = CancellationToken::new();
         stop.cancel();
-        let exit = run(sh("trap '' TERM; while :; do sleep 0.05; done"), &stop, None, POLICY).await.unwrap();
+        let exit = run(
+            sh("trap '' TERM; while :; do sleep 0.05; done"),
+            &stop,
+            None,
+            POLICY,
+        )
+        .await
+        .unwrap();
         assert_eq!(exit.signal, Some(libc::SIGKILL));
         assert_eq!(exit.interrupted, Some(Interruption::Stopped));
     }
 
     #[tokio::test]
     async fn timeouts_end_the_process() {
-        let exit = run(sh("sleep 30"), &CancellationToken::new(), Some(Duration::from_millis(50)), POLICY)
-            .await
-            .unwrap();
+        let exit = run(
+            sh("sleep 30"),
+            &CancellationToken::new(),
+            Some(Duration::from_millis(50)),
+            POLICY,
+        )
+        .await
+        .unwrap();
         assert_eq!(exit.interrupted, Some(Interruption::TimedOut));
         assert_eq!(exit.signal, Some(libc::SIGTERM));
     }

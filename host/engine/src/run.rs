@@ -8,7 +8,9 @@ use dagu_core::{Dag, DagFile, HandlerKind, Step};
 use dagu_eval::Vars;
 use dagu_eval::params::Param;
 use dagu_store::status::timestamp;
-use dagu_store::{NodeState, NodeStatus, Recorder, RunDir, RunRef, RunState, RunStatus, layout, liveness, runs};
+use dagu_store::{
+    NodeState, NodeStatus, Recorder, RunDir, RunRef, RunState, RunStatus, layout, liveness, runs,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::{RunShared, Settings};
@@ -76,11 +78,25 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
     let now = Utc::now();
     let dag = req.dag.clone();
     let store = &req.settings.store;
-    let dag_dir = req.file.path.parent().map(PathBuf::from).unwrap_or_default();
+    let dag_dir = req
+        .file
+        .path
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let (run_path, run_created) = run_location(&req, now)?;
-    let attempt = if req.dry { None } else { Some(runs::create_attempt(&run_path, now).map_err(io_err)?) };
-    let attempt_id = attempt.as_ref().map(|a| a.attempt_id.clone()).unwrap_or_default();
-    let logs_root = dag.log_dir.as_ref().map_or(store.dirs.logs.clone(), |d| env::resolve_path(d, &dag_dir, &req.settings.host_env));
+    let attempt = if req.dry {
+        None
+    } else {
+        Some(runs::create_attempt(&run_path, now).map_err(io_err)?)
+    };
+    let attempt_id = attempt
+        .as_ref()
+        .map(|a| a.attempt_id.clone())
+        .unwrap_or_default();
+    let logs_root = dag.log_dir.as_ref().map_or(store.dirs.logs.clone(), |d| {
+        env::resolve_path(d, &dag_dir, &req.settings.host_env)
+    });
     let run_log_dir = layout::run_log_dir(&logs_root, &dag.name, run_created, &req.run_id);
     let log_dir = run_log_dir.join(layout::attempt_log_dir_name(now, &attempt_id));
     let run_log_file = run_log_dir.join(layout::run_log_file_name(now, &req.run_id));
@@ -88,9 +104,25 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
         runs::create_private_dir_all(&log_dir).map_err(io_err)?;
     }
 
-    let default_work_dir = req.default_work_dir.clone().unwrap_or_else(|| dag_dir.clone());
-    let prepared = env::prepare(&dag, &req.settings.host_env, &dag_dir, &default_work_dir, req.params.clone());
-    let root = req.parent.as_ref().map_or(RunRef { name: dag.name.clone(), id: req.run_id.clone() }, |p| p.root.clone());
+    let default_work_dir = req
+        .default_work_dir
+        .clone()
+        .unwrap_or_else(|| dag_dir.clone());
+    let prepared = env::prepare(
+        &dag,
+        &req.settings.host_env,
+        &req.settings.host_lookup,
+        &dag_dir,
+        &default_work_dir,
+        req.params.clone(),
+    );
+    let root = req.parent.as_ref().map_or(
+        RunRef {
+            name: dag.name.clone(),
+            id: req.run_id.clone(),
+        },
+        |p| p.root.clone(),
+    );
     let mut status = initial_status(&req, &root, &attempt_id, now);
     status.log = run_log_file.to_string_lossy().into_owned();
     if let Ok(p) = &prepared {
@@ -102,7 +134,8 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
         None => Recorder::detached(status.clone()),
     };
     if let (Some(a), Some(source)) = (&attempt, &req.source) {
-        write_snapshot(&a.path, &dag, &req.file.path, source, &status.params_list).map_err(io_err)?;
+        write_snapshot(&a.path, &dag, &req.file.path, source, &status.params_list)
+            .map_err(io_err)?;
     }
     let prepared = match prepared {
         Ok(p) => p,
@@ -111,10 +144,14 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
             return finish(recorder, RunState::Failed, e, &now, &dag);
         }
     };
+    let mut specials = Vars::new();
+    specials.set("DAG_NAME", dag.name.clone());
+    specials.set("DAG_RUN_ID", req.run_id.clone());
+    specials.set("DAG_RUN_LOG_FILE", run_log_file.to_string_lossy());
     let mut env = prepared.env;
-    env.set("DAG_NAME", dag.name.clone());
-    env.set("DAG_RUN_ID", req.run_id.clone());
-    env.set("DAG_RUN_LOG_FILE", run_log_file.to_string_lossy());
+    env.extend(&specials);
+    let mut lookup = prepared.lookup;
+    lookup.extend(&specials);
     let shared = Arc::new(RunShared {
         settings: req.settings.clone(),
         executors: req.executors.clone(),
@@ -122,19 +159,28 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
         dag: dag.clone(),
         run_id: req.run_id.clone(),
         root,
-        root_run_path: req.parent.as_ref().map_or(run_path.clone(), |p| p.root_run_path.clone()),
+        root_run_path: req
+            .parent
+            .as_ref()
+            .map_or(run_path.clone(), |p| p.root_run_path.clone()),
         work_dir: prepared.work_dir,
         dag_dir,
         log_dir,
         run_log_file,
         env,
+        lookup,
         params: prepared.params,
         dry: req.dry,
     });
     let started = timestamp(Utc::now());
-    recorder.run(RunState::Running, &started, "", "").map_err(io_err)?;
+    recorder
+        .run(RunState::Running, &started, "", "")
+        .map_err(io_err)?;
 
-    let lifecycle = Lifecycle { shared: &shared, stop: &req.stop };
+    let lifecycle = Lifecycle {
+        shared: &shared,
+        stop: &req.stop,
+    };
     let (state, error) = lifecycle.run(&mut recorder, slots_for(&req)).await;
     finish(recorder, state, error, &started, &dag)
 }
@@ -144,7 +190,10 @@ fn io_err(e: std::io::Error) -> String {
 }
 
 /// The run directory (created for new runs) and its creation time.
-fn run_location(req: &RunRequest, now: chrono::DateTime<Utc>) -> Result<(PathBuf, chrono::DateTime<Utc>), String> {
+fn run_location(
+    req: &RunRequest,
+    now: chrono::DateTime<Utc>,
+) -> Result<(PathBuf, chrono::DateTime<Utc>), String> {
     if let Some(retry) = &req.retry {
         return Ok((retry.run.path.clone(), retry.run.created));
     }
@@ -158,11 +207,20 @@ fn run_location(req: &RunRequest, now: chrono::DateTime<Utc>) -> Result<(PathBuf
     if req.dry {
         return Ok((PathBuf::new(), now));
     }
-    let dir = req.settings.store.create_run(&req.dag.name, &req.run_id, now).map_err(io_err)?;
+    let dir = req
+        .settings
+        .store
+        .create_run(&req.dag.name, &req.run_id, now)
+        .map_err(io_err)?;
     Ok((dir.path, dir.created))
 }
 
-fn initial_status(req: &RunRequest, root: &RunRef, attempt_id: &str, now: chrono::DateTime<Utc>) -> RunStatus {
+fn initial_status(
+    req: &RunRequest,
+    root: &RunRef,
+    attempt_id: &str,
+    now: chrono::DateTime<Utc>,
+) -> RunStatus {
     let pid = std::process::id();
     RunStatus {
         root: root.clone(),
@@ -174,7 +232,15 @@ fn initial_status(req: &RunRequest, root: &RunRef, attempt_id: &str, now: chrono
         worker_id: "local".into(),
         pid,
         pid_start: liveness::process_start_time(pid),
-        nodes: req.dag.steps.iter().map(|s| NodeStatus { step: Some(step_json(s)), ..Default::default() }).collect(),
+        nodes: req
+            .dag
+            .steps
+            .iter()
+            .map(|s| NodeStatus {
+                step: Some(step_json(s)),
+                ..Default::default()
+            })
+            .collect(),
         created_at: now.timestamp_millis(),
         ..Default::default()
     }
@@ -213,7 +279,9 @@ pub fn step_json(step: &Step) -> serde_json::Value {
 /// Slots of a new attempt: earlier results for a retry, else all not started.
 fn slots_for(req: &RunRequest) -> Vec<Slot> {
     let n = req.dag.steps.len();
-    let Some(retry) = &req.retry else { return vec![Slot::default(); n] };
+    let Some(retry) = &req.retry else {
+        return vec![Slot::default(); n];
+    };
     req.dag
         .steps
         .iter()
@@ -222,16 +290,29 @@ fn slots_for(req: &RunRequest) -> Vec<Slot> {
             let prev = retry.previous.nodes.get(i).cloned().unwrap_or_default();
             let rerun = match &retry.only_step {
                 Some(name) => *name == step.name,
-                None => !matches!(prev.status, NodeState::Succeeded | NodeState::Skipped | NodeState::PartiallySucceeded),
+                None => !matches!(
+                    prev.status,
+                    NodeState::Succeeded | NodeState::Skipped | NodeState::PartiallySucceeded
+                ),
             };
             if rerun {
                 return Slot::default();
             }
             let output = step.output.as_ref().and_then(|o| {
                 let stored = prev.output_variables.get(&o.name)?.as_str()?;
-                Some((o.name.clone(), stored.split_once('=').map_or(stored, |(_, v)| v).to_string()))
+                Some((
+                    o.name.clone(),
+                    stored
+                        .split_once('=')
+                        .map_or(stored, |(_, v)| v)
+                        .to_string(),
+                ))
             });
-            Slot { continued: prev.status == NodeState::Failed, status: prev, output }
+            Slot {
+                continued: prev.status == NodeState::Failed,
+                status: prev,
+                output,
+            }
         })
         .collect()
 }
@@ -250,13 +331,19 @@ impl Lifecycle<'_> {
         }
         if !self.dag_preconditions_met().await {
             let (state, error) = (RunState::Aborted, "preconditions not met".to_string());
-            let state = self.handlers(recorder, &[HandlerKind::Abort, HandlerKind::Exit], state).await;
+            let state = self
+                .handlers(recorder, &[HandlerKind::Abort, HandlerKind::Exit], state)
+                .await;
             return (state, error);
         }
         if dag.handlers.init.is_some() {
-            let ok = self.handler(recorder, HandlerKind::Init, RunState::Running).await;
+            let ok = self
+                .handler(recorder, HandlerKind::Init, RunState::Running)
+                .await;
             if !ok {
-                let state = self.handlers(recorder, &[HandlerKind::Exit], RunState::Aborted).await;
+                let state = self
+                    .handlers(recorder, &[HandlerKind::Exit], RunState::Aborted)
+                    .await;
                 return (state, "init handler failed".into());
             }
         }
@@ -279,7 +366,10 @@ impl Lifecycle<'_> {
         let mut state = outcome::run_state(&outcome.slots, interrupts);
         let mut error = run_error(&outcome.slots, &dag);
         if interrupts.timed_out {
-            error = format!("DAG run timed out after {}s", dag.timeout.map_or(0, |t| t.as_secs()));
+            error = format!(
+                "DAG run timed out after {}s",
+                dag.timeout.map_or(0, |t| t.as_secs())
+            );
         }
         let kind = match state {
             RunState::Succeeded | RunState::PartiallySucceeded => Some(HandlerKind::Success),
@@ -316,9 +406,15 @@ impl Lifecycle<'_> {
     }
 
     /// Runs handlers in order; a failure makes the run failed from then on.
-    async fn handlers(&self, recorder: &mut Recorder, kinds: &[HandlerKind], mut state: RunState) -> RunState {
+    async fn handlers(
+        &self,
+        recorder: &mut Recorder,
+        kinds: &[HandlerKind],
+        mut state: RunState,
+    ) -> RunState {
         for &kind in kinds {
-            if self.shared.dag.handler(kind).is_some() && !self.handler(recorder, kind, state).await {
+            if self.shared.dag.handler(kind).is_some() && !self.handler(recorder, kind, state).await
+            {
                 state = RunState::Failed;
             }
         }
@@ -327,7 +423,9 @@ impl Lifecycle<'_> {
 
     /// Runs one handler with `DAG_RUN_STATUS`; returns whether it succeeded.
     async fn handler(&self, recorder: &mut Recorder, kind: HandlerKind, state: RunState) -> bool {
-        let Some(step) = self.shared.dag.handler(kind) else { return true };
+        let Some(step) = self.shared.dag.handler(kind) else {
+            return true;
+        };
         let mut extra = Vars::new();
         extra.set("DAG_RUN_STATUS", state.label());
         let mut job = self.job(Arc::new(step.clone()), extra);
@@ -335,11 +433,16 @@ impl Lifecycle<'_> {
         // Handlers get their own stop token: they still run after a stop or a timeout.
         job.stop = CancellationToken::new();
         let name = kind.step_name();
-        let mut first = NodeStatus { step: Some(step_json(step)), status: NodeState::Running, ..Default::default() };
+        let mut first = NodeStatus {
+            step: Some(step_json(step)),
+            status: NodeState::Running,
+            ..Default::default()
+        };
         first.started_at = timestamp(Utc::now());
         let _ = recorder.handler(name, first);
         let done = node::run(job, &|_| {}).await;
-        let ok = matches!(done.node.status, NodeState::Succeeded | NodeState::Skipped) || done.continued;
+        let ok =
+            matches!(done.node.status, NodeState::Succeeded | NodeState::Skipped) || done.continued;
         let _ = recorder.handler(name, done.node);
         ok
     }
@@ -359,7 +462,10 @@ impl Lifecycle<'_> {
 
 /// The run-level error: the first failed step's error and the tail of its stderr.
 fn run_error(slots: &[Slot], dag: &Dag) -> String {
-    let Some((i, slot)) = slots.iter().enumerate().find(|(_, s)| s.status.status == NodeState::Failed && !s.continued)
+    let Some((i, slot)) = slots
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.status.status == NodeState::Failed && !s.continued)
     else {
         return String::new();
     };
@@ -384,28 +490,54 @@ fn stderr_tail(stderr: &str, stdout: &str) -> String {
 }
 
 /// Records the final state, writes `outputs.json`, and closes the journal.
-fn finish(mut recorder: Recorder, state: RunState, error: String, started: &str, dag: &Dag) -> Result<RunReport, String> {
+fn finish(
+    mut recorder: Recorder,
+    state: RunState,
+    error: String,
+    started: &str,
+    dag: &Dag,
+) -> Result<RunReport, String> {
     let finished = timestamp(Utc::now());
-    recorder.run(state, started, &finished, &error).map_err(io_err)?;
+    recorder
+        .run(state, started, &finished, &error)
+        .map_err(io_err)?;
     let (outputs, output_keys) = collect_outputs(recorder.status(), dag);
     if !output_keys.is_empty() {
-        recorder.write_outputs(&output_keys, &finished).map_err(io_err)?;
+        recorder
+            .write_outputs(&output_keys, &finished)
+            .map_err(io_err)?;
     }
     let status = recorder.close().map_err(io_err)?;
-    Ok(RunReport { status, outputs, output_keys })
+    Ok(RunReport {
+        status,
+        outputs,
+        output_keys,
+    })
 }
 
 /// Output variables of the record's steps, and their `outputs.json` keys.
-fn collect_outputs(status: &RunStatus, dag: &Dag) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn collect_outputs(
+    status: &RunStatus,
+    dag: &Dag,
+) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let mut outputs = Vec::new();
     let mut keys = Vec::new();
     for (node, step) in status.nodes.iter().zip(&dag.steps) {
         let Some(spec) = &step.output else { continue };
-        let Some(stored) = node.output_variables.get(&spec.name).and_then(|v| v.as_str()) else { continue };
+        let Some(stored) = node
+            .output_variables
+            .get(&spec.name)
+            .and_then(|v| v.as_str())
+        else {
+            continue;
+        };
         let value = stored.split_once('=').map_or("", |(_, v)| v).to_string();
         outputs.push((spec.name.clone(), value.clone()));
         if !spec.omit {
-            let key = spec.key.clone().unwrap_or_else(|| dagu_eval::names::output_key(&spec.name));
+            let key = spec
+                .key
+                .clone()
+                .unwrap_or_else(|| dagu_eval::names::output_key(&spec.name));
             keys.push((key, value));
         }
     }
@@ -413,7 +545,13 @@ fn collect_outputs(status: &RunStatus, dag: &Dag) -> (Vec<(String, String)>, Vec
 }
 
 /// `dag.json`: what retry and `--from-run-id` need to run the same DAG again.
-fn write_snapshot(dir: &std::path::Path, dag: &Dag, location: &std::path::Path, source: &str, params: &[String]) -> std::io::Result<()> {
+fn write_snapshot(
+    dir: &std::path::Path,
+    dag: &Dag,
+    location: &std::path::Path,
+    source: &str,
+    params: &[String],
+) -> std::io::Result<()> {
     let json = serde_json::json!({
         "name": dag.name,
         "location": location,
@@ -421,5 +559,5 @@ fn write_snapshot(dir: &std::path::Path, dag: &Dag, location: &std::path::Path, 
         "params": params,
         "yaml": source,
     });
-    dagu_store::atomic::write(&dir.join("dag.json"), json.to_string().as_bytes())
+    dagu_store::atomic::write_unsynced(&dir.join("dag.json"), json.to_string().as_bytes())
 }

@@ -25,9 +25,20 @@ pub struct Graph {
 impl Graph {
     /// Builds the graph; the loader has already rejected unknown names and cycles.
     pub fn new(steps: &[Step]) -> Graph {
-        let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
-        let deps: Vec<Vec<usize>> =
-            steps.iter().map(|s| s.depends.iter().filter_map(|d| index.get(d.as_str()).copied()).collect()).collect();
+        let index: HashMap<&str, usize> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
+        let deps: Vec<Vec<usize>> = steps
+            .iter()
+            .map(|s| {
+                s.depends
+                    .iter()
+                    .filter_map(|d| index.get(d.as_str()).copied())
+                    .collect()
+            })
+            .collect();
         let mut dependents = vec![Vec::new(); steps.len()];
         for (i, ds) in deps.iter().enumerate() {
             for &d in ds {
@@ -44,7 +55,11 @@ impl Graph {
                     stack.pop();
                     continue;
                 }
-                let pending: Vec<usize> = deps[i].iter().copied().filter(|&d| sets[d].is_none()).collect();
+                let pending: Vec<usize> = deps[i]
+                    .iter()
+                    .copied()
+                    .filter(|&d| sets[d].is_none())
+                    .collect();
                 if pending.is_empty() {
                     let mut set = vec![0u64; words];
                     for &d in &deps[i] {
@@ -64,10 +79,16 @@ impl Graph {
             .into_iter()
             .map(|set| {
                 let set = set.unwrap_or_default();
-                (0..steps.len()).filter(|&j| set[j / 64] & (1 << (j % 64)) != 0).collect()
+                (0..steps.len())
+                    .filter(|&j| set[j / 64] & (1 << (j % 64)) != 0)
+                    .collect()
             })
             .collect();
-        Graph { deps, dependents, ancestors }
+        Graph {
+            deps,
+            dependents,
+            ancestors,
+        }
     }
 }
 
@@ -99,7 +120,11 @@ pub async fn run_steps(
     let steps: Vec<Arc<Step>> = run.dag.steps.iter().cloned().map(Arc::new).collect();
     let graph = Graph::new(&run.dag.steps);
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let max_active = if run.dag.max_active_steps == 0 { usize::MAX } else { run.dag.max_active_steps };
+    let max_active = if run.dag.max_active_steps == 0 {
+        usize::MAX
+    } else {
+        run.dag.max_active_steps
+    };
     let mut ready: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
     let mut running = 0usize;
     for i in 0..steps.len() {
@@ -124,7 +149,11 @@ pub async fn run_steps(
             }
             Msg::Done(i, done) => {
                 running -= 1;
-                slots[i] = Slot { status: done.node.clone(), continued: done.continued, output: done.output };
+                slots[i] = Slot {
+                    status: done.node.clone(),
+                    continued: done.continued,
+                    output: done.output,
+                };
                 let _ = recorder.node(i, done.node);
                 for &d in &graph.dependents[i] {
                     settle(d, &graph, &mut slots, &mut ready, recorder);

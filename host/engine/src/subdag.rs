@@ -34,7 +34,7 @@ struct ChildSpec {
 
 async fn run_call(input: &StepInput) -> Result<StepOutput, String> {
     let call = input.step.call.as_ref().ok_or("step has no 'call'")?;
-    let ctx = Context { known: &input.known, step_refs: &input.step_refs, env: &input.env, work_dir: Some(&input.work_dir) };
+    let ctx = input.context();
     let target = expand(&call.target, &ctx, Stages::ALL).map_err(|e| e.to_string())?;
     let file = resolve(&target, input)?;
     let Some(parallel) = &call.parallel else {
@@ -42,16 +42,35 @@ async fn run_call(input: &StepInput) -> Result<StepOutput, String> {
             Some(p) => expand(p, &ctx, Stages::ALL).map_err(|e| e.to_string())?,
             None => String::new(),
         };
-        let spec = ChildSpec { run_id: child_run_id(input, &params), params };
+        let spec = ChildSpec {
+            run_id: child_run_id(input, &params),
+            params,
+        };
         let report = start_child(input, &file, &target, &spec).await?;
         let result = child_json(&report, &spec.params);
-        write_stdout(input, &serde_json::to_string_pretty(&result).unwrap_or_default())?;
-        let children = vec![ChildRun { dag_run_id: spec.run_id.clone(), params: spec.params }];
+        write_stdout(
+            input,
+            &serde_json::to_string_pretty(&result).unwrap_or_default(),
+        )?;
+        let children = vec![ChildRun {
+            dag_run_id: spec.run_id.clone(),
+            params: spec.params,
+        }];
         return Ok(match report.status.status {
-            RunState::Succeeded | RunState::PartiallySucceeded => StepOutput { children, ..Default::default() },
+            RunState::Succeeded | RunState::PartiallySucceeded => StepOutput {
+                children,
+                ..Default::default()
+            },
             other => StepOutput {
                 children,
-                ..StepOutput::failed(1, format!("sub DAG run {} failed with status: {}", spec.run_id, other.label()))
+                ..StepOutput::failed(
+                    1,
+                    format!(
+                        "sub DAG run {} failed with status: {}",
+                        spec.run_id,
+                        other.label()
+                    ),
+                )
             },
         });
     };
@@ -60,19 +79,28 @@ async fn run_call(input: &StepInput) -> Result<StepOutput, String> {
         return Err("parallel: no items to run".into());
     }
     if items.len() > 1000 {
-        return Err(format!("parallel: too many items ({}; at most 1000)", items.len()));
+        return Err(format!(
+            "parallel: too many items ({}; at most 1000)",
+            items.len()
+        ));
     }
     let mut specs: Vec<ChildSpec> = Vec::new();
     for item in items {
         let mut known = input.known.clone();
         known.set("ITEM", item.clone());
-        let item_ctx = Context { known: &known, ..ctx };
+        let item_ctx = Context {
+            known: &known,
+            ..ctx
+        };
         let params = match &call.params {
             Some(p) => expand(p, &item_ctx, Stages::ALL).map_err(|e| e.to_string())?,
             None => item,
         };
         if !specs.iter().any(|s| s.params == params) {
-            specs.push(ChildSpec { run_id: child_run_id(input, &params), params });
+            specs.push(ChildSpec {
+                run_id: child_run_id(input, &params),
+                params,
+            });
         }
     }
     let limit = Arc::new(Semaphore::new(parallel.max_concurrent.max(1)));
@@ -91,7 +119,10 @@ async fn run_call(input: &StepInput) -> Result<StepOutput, String> {
     let mut failed = 0;
     for (spec, report) in specs.iter().zip(reports) {
         let report = report?;
-        let ok = matches!(report.status.status, RunState::Succeeded | RunState::PartiallySucceeded);
+        let ok = matches!(
+            report.status.status,
+            RunState::Succeeded | RunState::PartiallySucceeded
+        );
         if ok {
             outputs.push(outputs_map(&report));
         } else {
@@ -104,12 +135,30 @@ async fn run_call(input: &StepInput) -> Result<StepOutput, String> {
         "results": results,
         "outputs": outputs,
     });
-    write_stdout(input, &serde_json::to_string_pretty(&summary).unwrap_or_default())?;
-    let children = specs.iter().map(|s| ChildRun { dag_run_id: s.run_id.clone(), params: s.params.clone() }).collect();
+    write_stdout(
+        input,
+        &serde_json::to_string_pretty(&summary).unwrap_or_default(),
+    )?;
+    let children = specs
+        .iter()
+        .map(|s| ChildRun {
+            dag_run_id: s.run_id.clone(),
+            params: s.params.clone(),
+        })
+        .collect();
     if failed > 0 {
-        return Ok(StepOutput { children, ..StepOutput::failed(1, format!("{failed} of {} sub DAG runs failed", specs.len())) });
+        return Ok(StepOutput {
+            children,
+            ..StepOutput::failed(
+                1,
+                format!("{failed} of {} sub DAG runs failed", specs.len()),
+            )
+        });
     }
-    Ok(StepOutput { children, ..Default::default() })
+    Ok(StepOutput {
+        children,
+        ..Default::default()
+    })
 }
 
 /// Items of a fan-out: a literal list, or an expression giving a JSON array, lines or words.
@@ -122,17 +171,26 @@ fn parallel_items(items: &ParallelItems, ctx: &Context) -> Result<Vec<String>, S
         ParallelItems::List(list) => list
             .iter()
             .map(|v| match v {
-                serde_json::Value::String(s) => expand(s, ctx, Stages::ALL).map_err(|e| e.to_string()),
+                serde_json::Value::String(s) => {
+                    expand(s, ctx, Stages::ALL).map_err(|e| e.to_string())
+                }
                 other => Ok(as_text(other)),
             })
             .collect(),
         ParallelItems::Expr(text) => {
             let value = expand(text, ctx, Stages::ALL).map_err(|e| e.to_string())?;
-            if let Ok(serde_json::Value::Array(list)) = serde_json::from_str::<serde_json::Value>(value.trim()) {
+            if let Ok(serde_json::Value::Array(list)) =
+                serde_json::from_str::<serde_json::Value>(value.trim())
+            {
                 return Ok(list.iter().map(as_text).collect());
             }
             let split: Vec<String> = if value.trim().contains('\n') {
-                value.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+                value
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect()
             } else {
                 value.split_whitespace().map(str::to_string).collect()
             };
@@ -144,7 +202,8 @@ fn parallel_items(items: &ParallelItems, ctx: &Context) -> Result<Vec<String>, S
 /// A child run id derived from the parent run, the step and the params, so that equal
 /// params give one run.
 fn child_run_id(input: &StepInput, params: &str) -> String {
-    let digest = Sha256::digest(format!("{}\n{}\n{params}", input.run.run_id, input.step.name).as_bytes());
+    let digest =
+        Sha256::digest(format!("{}\n{}\n{params}", input.run.run_id, input.step.name).as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
@@ -156,8 +215,13 @@ fn resolve(target: &str, input: &StepInput) -> Result<Arc<DagFile>, String> {
     }
     let path = find_file(target, &run.dag_dir, &run.settings.dags_dir)
         .ok_or_else(|| format!("failed to find DAG \"{target}\""))?;
-    let options = LoadOptions { base_config: run.settings.base_config.clone(), name: None };
-    dagu_core::load_file(&path, &options).map(Arc::new).map_err(|e| format!("failed to load DAG \"{target}\": {e}"))
+    let options = LoadOptions {
+        base_config: run.settings.base_config.clone(),
+        name: None,
+    };
+    dagu_core::load_file(&path, &options)
+        .map(Arc::new)
+        .map_err(|e| format!("failed to load DAG \"{target}\": {e}"))
 }
 
 fn find_file(target: &str, dag_dir: &Path, dags_dir: &Path) -> Option<PathBuf> {
@@ -165,17 +229,33 @@ fn find_file(target: &str, dag_dir: &Path, dags_dir: &Path) -> Option<PathBuf> {
     let names: Vec<String> = if has_ext {
         vec![target.to_string()]
     } else {
-        vec![format!("{target}.yaml"), format!("{target}.yml"), target.to_string()]
+        vec![
+            format!("{target}.yaml"),
+            format!("{target}.yml"),
+            target.to_string(),
+        ]
     };
     let bases: Vec<PathBuf> = if Path::new(target).is_absolute() {
         vec![PathBuf::new()]
     } else {
-        vec![dags_dir.to_path_buf(), std::env::current_dir().unwrap_or_default(), dag_dir.to_path_buf()]
+        vec![
+            dags_dir.to_path_buf(),
+            std::env::current_dir().unwrap_or_default(),
+            dag_dir.to_path_buf(),
+        ]
     };
-    bases.iter().flat_map(|b| names.iter().map(move |n| b.join(n))).find(|p| p.is_file())
+    bases
+        .iter()
+        .flat_map(|b| names.iter().map(move |n| b.join(n)))
+        .find(|p| p.is_file())
 }
 
-async fn start_child(input: &StepInput, file: &Arc<DagFile>, target: &str, spec: &ChildSpec) -> Result<RunReport, String> {
+async fn start_child(
+    input: &StepInput,
+    file: &Arc<DagFile>,
+    target: &str,
+    spec: &ChildSpec,
+) -> Result<RunReport, String> {
     let run = &input.run;
     let dag = file.local(target).unwrap_or_else(|| file.main()).clone();
     let params = dagu_eval::params::parse(&spec.params).map_err(|e| e.to_string())?;
@@ -188,7 +268,10 @@ async fn start_child(input: &StepInput, file: &Arc<DagFile>, target: &str, spec:
         params: Some(params),
         parent: Some(Parent {
             root: run.root.clone(),
-            parent: RunRef { name: run.dag.name.clone(), id: run.run_id.clone() },
+            parent: RunRef {
+                name: run.dag.name.clone(),
+                id: run.run_id.clone(),
+            },
             root_run_path: run.root_run_path.clone(),
         }),
         default_work_dir: Some(input.work_dir.clone()),
@@ -202,7 +285,11 @@ async fn start_child(input: &StepInput, file: &Arc<DagFile>, target: &str, spec:
 
 fn outputs_map(report: &RunReport) -> serde_json::Value {
     serde_json::Value::Object(
-        report.outputs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+        report
+            .outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
     )
 }
 
@@ -217,5 +304,6 @@ fn child_json(report: &RunReport, params: &str) -> serde_json::Value {
 }
 
 fn write_stdout(input: &StepInput, text: &str) -> Result<(), String> {
-    std::fs::write(&input.stdout_log, format!("{text}\n")).map_err(|e| format!("failed to write step log: {e}"))
+    std::fs::write(&input.stdout_log, format!("{text}\n"))
+        .map_err(|e| format!("failed to write step log: {e}"))
 }

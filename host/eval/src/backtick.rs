@@ -45,12 +45,16 @@ pub fn run(command: &str, env: &Vars, dir: Option<&Path>) -> Result<String, Eval
 /// Replace every `cmd` (backtick-quoted) span in text with run(cmd).
 ///
 /// A backtick preceded by a backslash is not a delimiter and stays as written (backslash
-/// included); an empty pair ` `` ` and an unpaired backtick stay as written too.
+/// included); an empty pair ` `` ` and an unpaired backtick stay as written too, except that
+/// an unpaired backtick ending the text disappears (as in Dagu: `` a` `` gives `a`).
 pub fn substitute(text: &str, env: &Vars, dir: Option<&Path>) -> Result<String, EvalError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = find_delimiter(rest, 0) {
         let Some(close) = find_delimiter(rest, open + 1) else {
+            if open + 1 == rest.len() {
+                rest = &rest[..open];
+            }
             break;
         };
         let command = &rest[open + 1..close];
@@ -64,6 +68,26 @@ pub fn substitute(text: &str, env: &Vars, dir: Option<&Path>) -> Result<String, 
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Remove empty backtick pairs (` `` `), pairing backticks like [`substitute`] does. Dagu
+/// runs the empty commands of quoted and backtick tokens of a params string (giving nothing),
+/// while elsewhere ` `` ` stays as written.
+pub(crate) fn drop_empty_pairs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = find_delimiter(rest, 0) {
+        let Some(close) = find_delimiter(rest, open + 1) else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        if close > open + 1 {
+            out.push_str(&rest[open..=close]);
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Byte position of the first backtick at or after `from` that is not escaped by a backslash.
@@ -143,7 +167,25 @@ mod tests {
         assert_eq!(s(r"\`echo 1\`"), r"\`echo 1\`");
         assert_eq!(s("x``y"), "x``y");
         assert_eq!(s("a`b"), "a`b");
-        assert_eq!(s("`echo a` tail`"), "a tail`");
+        assert_eq!(s("a` "), "a` ");
+        assert_eq!(s("a`"), "a");
+        assert_eq!(s("`"), "");
+        assert_eq!(s("a``"), "a``");
+        assert_eq!(s("a```"), "a``");
+        assert_eq!(s("`echo a` tail`"), "a tail");
+        assert_eq!(s("a`echo b`c`d"), "abc`d");
+        assert_eq!(s("` `echo t`"), "echo t");
+        assert_eq!(s(r"a\`"), r"a\`");
+    }
+
+    #[test]
+    fn drop_empty_pairs_keeps_commands() {
+        assert_eq!(drop_empty_pairs("x``y"), "xy");
+        assert_eq!(drop_empty_pairs("a``b``c"), "abc");
+        assert_eq!(drop_empty_pairs("`echo a``echo b`"), "`echo a``echo b`");
+        assert_eq!(drop_empty_pairs("``echo t`"), "echo t`");
+        assert_eq!(drop_empty_pairs(r"\``"), r"\``");
+        assert_eq!(drop_empty_pairs("plain"), "plain");
     }
 
     #[test]

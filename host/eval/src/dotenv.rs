@@ -3,7 +3,8 @@
 //! * Blank lines and `#` comment lines are skipped; `export ` before a key is ignored.
 //! * Keys are letters, digits, `_` and `.`; `=` or `:` separates key and value, with optional
 //!   blanks around it.
-//! * Unquoted values end at the line end or at a `#` that follows a blank, and are trimmed.
+//! * Unquoted values end at the line end or at the last `#` that follows a blank (`a #b #c`
+//!   gives `a #b`), and are trimmed.
 //! * `'single'` values are literal. `"double"` values may span lines; `\n` and `\r` are
 //!   newline and carriage return, any other `\x` is `x` (except `\$`).
 //! * Unquoted and double-quoted values expand `$NAME` / `${NAME}` (NAME = `[A-Z0-9_]+`) from
@@ -79,7 +80,7 @@ fn value<'t>(
         let (line, rest) = s.split_once('\n').unwrap_or((s, ""));
         let comment = line
             .char_indices()
-            .find(|&(i, c)| c == '#' && i > 0 && line[..i].ends_with(is_blank))
+            .rfind(|&(i, c)| c == '#' && line[..i].ends_with(is_blank))
             .map_or(line.len(), |(i, _)| i);
         return Ok((expand(line[..comment].trim(), defined), rest));
     };
@@ -231,6 +232,14 @@ mod tests {
                 ("G", "\\\"x\\\""),
                 ("H", "crlf"),
             ])
+        );
+    }
+
+    #[test]
+    fn inline_comment_starts_at_the_last_blank_hash() {
+        assert_eq!(
+            ok("A=a #b\t#c\nB=$(x)# #c\t#\nC=x #\n"),
+            pairs(&[("A", "a #b"), ("B", "$(x)# #c"), ("C", "x")])
         );
     }
 

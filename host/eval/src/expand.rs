@@ -69,6 +69,9 @@ pub struct Context<'a> {
     /// The full environment: JSON-path fallback to host variables (stage 2), stage 5, and the env of backtick commands.
     /// (Stage 5 reads `known` first, then `env`.)
     pub env: &'a Vars,
+    /// The environment backtick commands run with: only what steps may see, never the
+    /// unfiltered host environment (which may hold secrets).
+    pub command_env: &'a Vars,
     /// Working directory for backtick commands (None = current dir).
     pub work_dir: Option<&'a Path>,
 }
@@ -93,7 +96,7 @@ pub fn expand(text: &str, ctx: &Context, stages: Stages) -> Result<String, EvalE
         }
     }
     if stages.backticks && text.contains('`') {
-        text = backtick::substitute(&text, ctx.env, ctx.work_dir)?;
+        text = backtick::substitute(&text, ctx.command_env, ctx.work_dir)?;
     }
     if stages.shell {
         text = shell::expand_shell_layered(&text, ctx.known, ctx.env);
@@ -125,6 +128,7 @@ mod tests {
             known,
             step_refs: &steps,
             env,
+            command_env: env,
             work_dir: None,
         };
         expand(text, &ctx, stages).unwrap()
@@ -207,6 +211,21 @@ mod tests {
     }
 
     #[test]
+    fn json_output_fields_in_command_text() {
+        let known = vars(&[(
+            "CFG",
+            r#"{"server": {"host": "db.local", "ports": [5432, 6543]}, "replicas": 3}"#,
+        )]);
+        let out = run(
+            r#"echo "${CFG.server.host}:${CFG.server.ports[1]} x${CFG.replicas}" > cfg.txt"#,
+            &known,
+            &env(),
+            Stages::COMMAND,
+        );
+        assert_eq!(out, r#"echo "db.local:6543 x3" > cfg.txt"#);
+    }
+
+    #[test]
     fn step_refs_through_the_pipeline() {
         let known = Vars::new();
         let out = run(
@@ -236,6 +255,7 @@ mod tests {
             known: &known,
             step_refs: &steps,
             env: &env,
+            command_env: &env,
             work_dir: None,
         };
         assert!(matches!(

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::backtick::drop_empty_pairs;
 use crate::expand::{Context, Stages, expand};
 use crate::{EvalError, Vars, jsonpath};
 
@@ -23,7 +24,8 @@ pub struct Param {
 /// Tokens follow Dagu's tokeniser exactly: a token is an optional `NAME=` (NAME = anything but
 /// whitespace and `=`) and then a `"double-quoted"` value (only `\"` is an escape), a backtick
 /// value running to the last backtick before the next `"`, or a bare run of characters other
-/// than whitespace and `"`. Single quotes are ordinary characters. Text that fits no token is
+/// than whitespace and `"`. Single quotes are ordinary characters. In double-quoted and backtick
+/// values an empty backtick pair is dropped (Dagu runs it as an empty command). Text that fits no token is
 /// skipped. A JSON array gives positional params. Non-string JSON values are rendered the way
 /// Dagu prints them ([`jsonpath::render`]: `1.5`, `map[a:1]`, `[1 x]`).
 pub fn parse(text: &str) -> Result<Vec<Param>, EvalError> {
@@ -95,7 +97,7 @@ fn token_at(s: &str) -> Option<(usize, Param)> {
 
 /// A value at the start of `s`: its length and its text.
 fn value_at(s: &str) -> Option<(usize, String)> {
-    let unescape = |inner: &str| inner.replace("\\\"", "\"");
+    let unescape = |inner: &str| drop_empty_pairs(&inner.replace("\\\"", "\""));
     if let Some(inner) = s.strip_prefix('"') {
         let bytes = inner.as_bytes();
         // Where `\"` could also have been the closing quote (the regex backtracks to the last one).
@@ -117,7 +119,7 @@ fn value_at(s: &str) -> Option<(usize, String)> {
     if let Some(inner) = s.strip_prefix('`') {
         let span = &inner[..inner.find('"').unwrap_or(inner.len())];
         if let Some(close) = span.rfind('`') {
-            return Some((close + 2, s[..close + 2].to_string()));
+            return Some((close + 2, drop_empty_pairs(&s[..close + 2])));
         }
     }
     let len = s.find(|c| c == '"' || is_space(c)).unwrap_or(s.len());
@@ -145,12 +147,17 @@ pub fn apply_overrides(defaults: Vec<Param>, overrides: Vec<Param>) -> Vec<Param
 /// ones as "1","2"… by token position). Returns the resulting variables in order (positional names included).
 ///
 /// Earlier params are Dagu-known (stages 1-3); `base` (DAG env, host env) is only the
-/// environment (JSON paths, backticks, stage 5), so `\$E` of a DAG env `E` stays as written.
+/// environment (JSON paths, stage 5); backticks run with `command_env`. So `\$E` of a DAG env `E` stays as written.
 /// While params are evaluated (only then), `$1`, `$2`… also name an earlier *named* param by
 /// its position, written `NAME=value` (`A: "[$1]"` after `N: val` gives `[N=val]`, and
 /// `$$1` gives `val=val`); `$#`, `$@` stay empty. A name set twice keeps its first position
 /// and takes the later value.
-pub fn evaluate(params: &[Param], base: &Vars, work_dir: Option<&Path>) -> Result<Vars, EvalError> {
+pub fn evaluate(
+    params: &[Param],
+    base: &Vars,
+    command_env: &Vars,
+    work_dir: Option<&Path>,
+) -> Result<Vars, EvalError> {
     let step_refs = HashMap::new();
     let mut result = Vars::new();
     let mut known = Vars::new();
@@ -159,6 +166,7 @@ pub fn evaluate(params: &[Param], base: &Vars, work_dir: Option<&Path>) -> Resul
             known: &known,
             step_refs: &step_refs,
             env: base,
+            command_env,
             work_dir,
         };
         let value = expand(&param.value, &ctx, Stages::ALL)?;
@@ -271,6 +279,14 @@ mod tests {
         );
         assert_eq!(p(r#"A=`echo \"hi\"` B=2"#)[0], named("A", "`echo"));
         assert_eq!(p("`echo x` b"), [pos("`echo x`"), pos("b")]);
+        assert_eq!(
+            p(r#"A="x``y" B=y`` C=`echo t` D=`` ``echo t`"#),
+            [
+                named("A", "xy"),
+                named("B", "y``"),
+                named("C", "`echo t` D= echo t`"),
+            ]
+        );
     }
 
     #[test]
@@ -296,7 +312,7 @@ mod tests {
         let defaults = p("A=1 b C=3");
         let eval = |cli: &str| {
             let merged = apply_overrides(defaults.clone(), p(cli));
-            evaluate(&merged, &base(), None).unwrap()
+            evaluate(&merged, &base(), &base(), None).unwrap()
         };
         assert_eq!(
             eval("x"),
@@ -334,7 +350,7 @@ mod tests {
     fn derived_defaults_are_not_recomputed() {
         let defaults = vec![named("NAME", "world"), named("GREETING", "hello-${NAME}")];
         let merged = apply_overrides(defaults, p("NAME=cli"));
-        let got = evaluate(&merged, &base(), None).unwrap();
+        let got = evaluate(&merged, &base(), &base(), None).unwrap();
         assert_eq!(got, vars(&[("NAME", "cli"), ("GREETING", "hello-world")]));
     }
 
@@ -342,6 +358,7 @@ mod tests {
     fn evaluate_positional_and_named_in_order() {
         let got = evaluate(
             &p("`echo x` b$1 '$1' P=$1 Q=\"r s\" ${HOME:0:2}"),
+            &base(),
             &base(),
             None,
         );
@@ -371,7 +388,7 @@ mod tests {
             named("LOGDIR", "${CONF_UNSET_VAR:-logs-default}"),
             named("STAMP", "`echo generated`"),
         ];
-        let got = evaluate(&params, &base(), None).unwrap();
+        let got = evaluate(&params, &base(), &base(), None).unwrap();
         assert_eq!(got.get("P"), Some(r"\$E"));
         assert_eq!(got.get("P2"), Some("'eval'"));
         assert_eq!(got.get("P3"), Some("\\a\"q"));
@@ -392,7 +409,7 @@ mod tests {
             named("A4", "[$2|'$1']"),
             named("A5", "[$$1 ${'x}]"),
         ];
-        let got = evaluate(&params, &base(), None).unwrap();
+        let got = evaluate(&params, &base(), &base(), None).unwrap();
         assert_eq!(
             got,
             vars(&[
@@ -409,6 +426,6 @@ mod tests {
 
     #[test]
     fn evaluate_backtick_failure_is_an_error() {
-        assert!(evaluate(&[named("X", "`exit 2`")], &base(), None).is_err());
+        assert!(evaluate(&[named("X", "`exit 2`")], &base(), &base(), None).is_err());
     }
 }

@@ -237,6 +237,7 @@ mod tests {
                 known: &self.known,
                 step_refs: &self.steps,
                 env: &self.env,
+                command_env: &self.env,
                 work_dir: None,
             }
         }

@@ -1,9 +1,11 @@
 //! The journal of one run attempt.
 //!
 //! While a run is active its owner appends one small event per change to
-//! `events.jsonl` (a single `write` per line with `O_APPEND`, so a crash leaves a
-//! readable prefix). The record is the fold of those events. When the attempt ends, the
-//! folded record is written to `status.jsonl` as one line, atomically; readers prefer it.
+//! `events.jsonl` (a single `write` per line with `O_APPEND`, so a killed process leaves
+//! a readable prefix; the page cache outlives the process, so no fsync is needed for
+//! that). The record is the fold of those events. When the attempt ends, the folded
+//! record is written to `status.jsonl` as one line, atomically and fsynced (file and
+//! directory); readers prefer it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -30,7 +32,12 @@ pub enum Event {
     Snapshot { status: Box<RunStatus> },
     /// Run-level fields changed.
     #[serde(rename_all = "camelCase")]
-    Run { status: RunState, started_at: String, finished_at: String, error: String },
+    Run {
+        status: RunState,
+        started_at: String,
+        finished_at: String,
+        error: String,
+    },
     /// A step's record changed; `node.step` is left out and kept from the snapshot.
     Node { index: usize, node: Box<NodeStatus> },
     /// A handler's record changed.
@@ -41,7 +48,12 @@ pub enum Event {
 pub fn apply(status: &mut RunStatus, event: Event) {
     match event {
         Event::Snapshot { status: s } => *status = *s,
-        Event::Run { status: state, started_at, finished_at, error } => {
+        Event::Run {
+            status: state,
+            started_at,
+            finished_at,
+            error,
+        } => {
             status.status = state;
             status.started_at = started_at;
             status.finished_at = finished_at;
@@ -88,19 +100,26 @@ impl Recorder {
             .create_new(true)
             .mode(atomic::FILE_MODE)
             .open(dir.join(EVENTS_FILE))?;
-        let mut rec = Recorder { dir: dir.to_path_buf(), file: Some(file), status: RunStatus::default(), line: Vec::new() };
-        rec.record(Event::Snapshot { status: Box::new(status) })?;
-        rec.sync()?;
+        let mut rec = Recorder {
+            dir: dir.to_path_buf(),
+            file: Some(file),
+            status: RunStatus::default(),
+            line: Vec::new(),
+        };
+        rec.record(Event::Snapshot {
+            status: Box::new(status),
+        })?;
         Ok(rec)
     }
 
     /// A recorder that keeps the record in memory only (dry runs).
     pub fn detached(status: RunStatus) -> Recorder {
-        Recorder { dir: PathBuf::new(), file: None, status, line: Vec::new() }
-    }
-
-    fn sync(&self) -> io::Result<()> {
-        self.file.as_ref().map_or(Ok(()), File::sync_data)
+        Recorder {
+            dir: PathBuf::new(),
+            file: None,
+            status,
+            line: Vec::new(),
+        }
     }
 
     /// The current record.
@@ -126,12 +145,18 @@ impl Recorder {
     }
 
     /// Writes `outputs.json` (`{"metadata": …, "outputs": {key: value}}`).
-    pub fn write_outputs(&self, outputs: &[(String, String)], completed_at: &str) -> io::Result<()> {
+    pub fn write_outputs(
+        &self,
+        outputs: &[(String, String)],
+        completed_at: &str,
+    ) -> io::Result<()> {
         if self.file.is_none() {
             return Ok(());
         }
-        let map: serde_json::Map<String, serde_json::Value> =
-            outputs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        let map: serde_json::Map<String, serde_json::Value> = outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
         let json = serde_json::json!({
             "metadata": {
                 "dagName": self.status.name,
@@ -142,13 +167,16 @@ impl Recorder {
             },
             "outputs": map,
         });
-        atomic::write(&self.dir.join(OUTPUTS_FILE), json.to_string().as_bytes())
+        atomic::write_unsynced(&self.dir.join(OUTPUTS_FILE), json.to_string().as_bytes())
     }
 
     /// Records a step update.
     pub fn node(&mut self, index: usize, mut node: NodeStatus) -> io::Result<()> {
         node.step = None;
-        self.record(Event::Node { index, node: Box::new(node) })
+        self.record(Event::Node {
+            index,
+            node: Box::new(node),
+        })
     }
 
     /// Records a handler update.
@@ -157,11 +185,20 @@ impl Recorder {
         if !first {
             node.step = None;
         }
-        self.record(Event::Handler { name: name.to_string(), node: Box::new(node) })
+        self.record(Event::Handler {
+            name: name.to_string(),
+            node: Box::new(node),
+        })
     }
 
     /// Records run-level fields.
-    pub fn run(&mut self, state: RunState, started_at: &str, finished_at: &str, error: &str) -> io::Result<()> {
+    pub fn run(
+        &mut self,
+        state: RunState,
+        started_at: &str,
+        finished_at: &str,
+        error: &str,
+    ) -> io::Result<()> {
         self.record(Event::Run {
             status: state,
             started_at: started_at.into(),
@@ -175,7 +212,6 @@ impl Recorder {
         if self.file.is_none() {
             return Ok(self.status);
         }
-        self.sync()?;
         let mut line = serde_json::to_vec(&self.status).map_err(io::Error::other)?;
         line.push(b'\n');
         atomic::write(&self.dir.join(STATUS_FILE), &line)?;
@@ -197,7 +233,9 @@ pub fn read(dir: &Path) -> io::Result<Option<RunStatus>> {
     };
     let mut status: Option<RunStatus> = None;
     for line in BufReader::new(file).split(b'\n') {
-        let Ok(event) = serde_json::from_slice::<Event>(&line?) else { continue };
+        let Ok(event) = serde_json::from_slice::<Event>(&line?) else {
+            continue;
+        };
         match (&mut status, event) {
             (None, Event::Snapshot { status: s }) => status = Some(*s),
             (Some(st), ev) => apply(st, ev),
@@ -213,7 +251,10 @@ fn last_parseable_line(path: &Path) -> io::Result<Option<RunStatus>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    Ok(text.split(|b| *b == b'\n').rev().find_map(|l| serde_json::from_slice(l).ok()))
+    Ok(text
+        .split(|b| *b == b'\n')
+        .rev()
+        .find_map(|l| serde_json::from_slice(l).ok()))
 }
 
 #[cfg(test)]
@@ -226,7 +267,10 @@ mod tests {
         RunStatus {
             name: "d".into(),
             nodes: (0..n)
-                .map(|i| NodeStatus { step: Some(serde_json::json!({"name": format!("s{i}")})), ..Default::default() })
+                .map(|i| NodeStatus {
+                    step: Some(serde_json::json!({"name": format!("s{i}")})),
+                    ..Default::default()
+                })
                 .collect(),
             ..Default::default()
         }
@@ -237,7 +281,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut rec = Recorder::create(dir.path(), record_with_nodes(2)).unwrap();
         rec.run(RunState::Running, "t0", "", "").unwrap();
-        rec.node(1, NodeStatus { status: NodeState::Succeeded, ..Default::default() }).unwrap();
+        rec.node(
+            1,
+            NodeStatus {
+                status: NodeState::Succeeded,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let folded = read(dir.path()).unwrap().unwrap();
         assert_eq!(&folded, rec.status());
         assert_eq!(folded.nodes[1].step.as_ref().unwrap()["name"], "s1");
@@ -249,10 +300,21 @@ mod tests {
     fn torn_last_line_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let mut rec = Recorder::create(dir.path(), record_with_nodes(1)).unwrap();
-        rec.node(0, NodeStatus { status: NodeState::Running, ..Default::default() }).unwrap();
+        rec.node(
+            0,
+            NodeStatus {
+                status: NodeState::Running,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         drop(rec);
-        let mut f = OpenOptions::new().append(true).open(dir.path().join(EVENTS_FILE)).unwrap();
-        f.write_all(b"{\"event\":\"node\",\"index\":0,\"node\":{\"sta").unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(EVENTS_FILE))
+            .unwrap();
+        f.write_all(b"{\"event\":\"node\",\"index\":0,\"node\":{\"sta")
+            .unwrap();
         let folded = read(dir.path()).unwrap().unwrap();
         assert_eq!(folded.nodes[0].status, NodeState::Running);
     }

@@ -21,7 +21,13 @@ pub struct Dirs {
 /// become `_`, cut to 100 characters.
 pub fn safe_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(100)
         .collect()
 }
@@ -44,7 +50,10 @@ pub fn run_dir_name(created: DateTime<Utc>, run_id: &str) -> String {
 
 /// `attempt_20261122_044629_817Z_<attemptId>`
 pub fn attempt_dir_name(created: DateTime<Utc>, attempt_id: &str) -> String {
-    format!("attempt_{}Z_{attempt_id}", created.format("%Y%m%d_%H%M%S_%3f"))
+    format!(
+        "attempt_{}Z_{attempt_id}",
+        created.format("%Y%m%d_%H%M%S_%3f")
+    )
 }
 
 /// The run directory's parent: `<dag-runs>/<dag>/dag-runs/YYYY/MM/DD`.
@@ -57,12 +66,17 @@ pub fn day_dir(dirs: &Dirs, dag: &str, created: DateTime<Utc>) -> PathBuf {
 
 /// The log directory of a run: `<logs>/<dag>/dag-run_<ts>Z_<id>`.
 pub fn run_log_dir(logs: &Path, dag: &str, created: DateTime<Utc>, run_id: &str) -> PathBuf {
-    logs.join(safe_name(dag)).join(run_dir_name(created, run_id))
+    logs.join(safe_name(dag))
+        .join(run_dir_name(created, run_id))
 }
 
 /// The run-level log file name: `dag-run_20261122.044629.816.<id8>.log`.
 pub fn run_log_file_name(created: DateTime<Utc>, run_id: &str) -> String {
-    format!("dag-run_{}.{}.log", created.format("%Y%m%d.%H%M%S.%3f"), short_id(run_id))
+    format!(
+        "dag-run_{}.{}.log",
+        created.format("%Y%m%d.%H%M%S.%3f"),
+        short_id(run_id)
+    )
 }
 
 /// The log directory of an attempt inside the run log dir: `run_<ts>Z_<attemptId>`.
@@ -72,7 +86,12 @@ pub fn attempt_log_dir_name(created: DateTime<Utc>, attempt_id: &str) -> String 
 
 /// A step log file stem: `<safeStep>.<YYYYMMDD.HHMMSS.mmm>.<id8>`; add `.out`/`.err`/`.log`.
 pub fn step_log_stem(step: &str, started: DateTime<Utc>, run_id: &str) -> String {
-    format!("{}.{}.{}", safe_name(step), started.format("%Y%m%d.%H%M%S.%3f"), short_id(run_id))
+    format!(
+        "{}.{}.{}",
+        safe_name(step),
+        started.format("%Y%m%d.%H%M%S.%3f"),
+        short_id(run_id)
+    )
 }
 
 fn short_id(run_id: &str) -> &str {
@@ -93,8 +112,14 @@ mod tests {
     fn names_match_the_reference_layout() {
         let t = Utc.with_ymd_and_hms(2026, 11, 22, 4, 46, 29).unwrap();
         assert_eq!(run_dir_name(t, "abc"), "dag-run_20261122_044629Z_abc");
-        assert_eq!(attempt_dir_name(t, "53d6ca"), "attempt_20261122_044629_000Z_53d6ca");
-        assert_eq!(step_log_stem("my step/x", t, "01a20193-bfb6"), "my_step_x.20261122.044629.000.01a20193");
+        assert_eq!(
+            attempt_dir_name(t, "53d6ca"),
+            "attempt_20261122_044629_000Z_53d6ca"
+        );
+        assert_eq!(
+            step_log_stem("my step/x", t, "01a20193-bfb6"),
+            "my_step_x.20261122.044629.000.01a20193"
+        );
         assert_eq!(safe_name("my.dag"), "my_dag");
         assert_ne!(dag_dir_name("my.dag"), dag_dir_name("my_dag"));
         assert_eq!(dag_dir_name("plain-name"), "plain-name");

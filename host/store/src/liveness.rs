@@ -14,7 +14,9 @@ pub fn is_alive(pid: u32, start: Option<u64>) -> bool {
     if pid == 0 {
         return false;
     }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
     let state = stat.rfind(')').and_then(|i| stat.get(i + 2..i + 3));
     if state == Some("Z") || state == Some("X") {
         return false;

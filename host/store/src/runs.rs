@@ -40,31 +40,52 @@ impl Store {
     }
 
     /// Creates the directory of a new root run; fails if the id is taken for this DAG.
-    pub fn create_run(&self, dag: &str, run_id: &str, created: DateTime<Utc>) -> io::Result<RunDir> {
+    pub fn create_run(
+        &self,
+        dag: &str,
+        run_id: &str,
+        created: DateTime<Utc>,
+    ) -> io::Result<RunDir> {
         if self.find_run(dag, run_id)?.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!("dag-run ID {run_id} already exists for DAG {dag}"),
             ));
         }
-        let path = layout::day_dir(&self.dirs, dag, created).join(layout::run_dir_name(created, run_id));
+        let path =
+            layout::day_dir(&self.dirs, dag, created).join(layout::run_dir_name(created, run_id));
         create_private_dir_all(&path)?;
-        Ok(RunDir { path, run_id: run_id.to_string(), created })
+        Ok(RunDir {
+            path,
+            run_id: run_id.to_string(),
+            created,
+        })
     }
 
     /// Finds a root run by id.
     pub fn find_run(&self, dag: &str, run_id: &str) -> io::Result<Option<RunDir>> {
-        Ok(self.list_runs(dag)?.into_iter().find(|r| r.run_id == run_id))
+        Ok(self
+            .list_runs(dag)?
+            .into_iter()
+            .find(|r| r.run_id == run_id))
     }
 
     /// All root runs of a DAG, newest first.
     pub fn list_runs(&self, dag: &str) -> io::Result<Vec<RunDir>> {
-        let base = self.dirs.dag_runs.join(layout::dag_dir_name(dag)).join("dag-runs");
+        let base = self
+            .dirs
+            .dag_runs
+            .join(layout::dag_dir_name(dag))
+            .join("dag-runs");
         let mut runs = Vec::new();
         for year in sorted_dirs(&base)? {
             for month in sorted_dirs(&year)? {
                 for day in sorted_dirs(&month)? {
-                    runs.extend(sorted_dirs(&day)?.into_iter().filter_map(|p| parse_run_dir(&p)));
+                    runs.extend(
+                        sorted_dirs(&day)?
+                            .into_iter()
+                            .filter_map(|p| parse_run_dir(&p)),
+                    );
                 }
             }
         }
@@ -108,12 +129,18 @@ pub fn create_attempt(run_path: &Path, created: DateTime<Utc>) -> io::Result<Att
     let attempt_id = layout::new_attempt_id();
     let path = run_path.join(layout::attempt_dir_name(created, &attempt_id));
     create_private_dir_all(&path)?;
-    Ok(AttemptDir { path, attempt_id, created })
+    Ok(AttemptDir {
+        path,
+        attempt_id,
+        created,
+    })
 }
 
 /// The directory of a sub-DAG run inside its root run.
 pub fn child_run_path(root_run: &Path, child_run_id: &str) -> PathBuf {
-    root_run.join("children").join(format!("child_{child_run_id}"))
+    root_run
+        .join("children")
+        .join(format!("child_{child_run_id}"))
 }
 
 /// Visible attempts of a run, oldest first.
@@ -124,8 +151,14 @@ pub fn attempts(run_path: &Path) -> io::Result<Vec<AttemptDir>> {
             let name = p.file_name()?.to_str()?.to_string();
             let rest = name.strip_prefix("attempt_")?;
             let (stamp, id) = rest.rsplit_once("Z_")?;
-            let created = NaiveDateTime::parse_from_str(stamp, "%Y%m%d_%H%M%S_%3f").ok()?.and_utc();
-            Some(AttemptDir { path: p, attempt_id: id.to_string(), created })
+            let created = NaiveDateTime::parse_from_str(stamp, "%Y%m%d_%H%M%S_%3f")
+                .ok()?
+                .and_utc();
+            Some(AttemptDir {
+                path: p,
+                attempt_id: id.to_string(),
+                created,
+            })
         })
         .collect())
 }
@@ -134,8 +167,14 @@ fn parse_run_dir(path: &Path) -> Option<RunDir> {
     let name = path.file_name()?.to_str()?;
     let rest = name.strip_prefix("dag-run_")?;
     let (stamp, id) = rest.split_once("Z_")?;
-    let created = NaiveDateTime::parse_from_str(stamp, "%Y%m%d_%H%M%S").ok()?.and_utc();
-    Some(RunDir { path: path.to_path_buf(), run_id: id.to_string(), created })
+    let created = NaiveDateTime::parse_from_str(stamp, "%Y%m%d_%H%M%S")
+        .ok()?
+        .and_utc();
+    Some(RunDir {
+        path: path.to_path_buf(),
+        run_id: id.to_string(),
+        created,
+    })
 }
 
 /// Sub-directories not starting with `.`, sorted by name; empty when `dir` is missing.
@@ -158,7 +197,10 @@ fn sorted_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
 /// Creates a directory (and parents) with mode 0750.
 pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o750).create(path)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(path)
 }
 
 fn prune_empty_parents(start: &Path, stop: &Path) {
@@ -177,7 +219,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn store(root: &Path) -> Store {
-        Store::new(Dirs { dag_runs: root.join("dag-runs"), logs: root.join("logs") })
+        Store::new(Dirs {
+            dag_runs: root.join("dag-runs"),
+            logs: root.join("logs"),
+        })
     }
 
     #[test]
@@ -189,7 +234,10 @@ mod tests {
         s.create_run("d", "a", t1).unwrap();
         s.create_run("d", "b", t2).unwrap();
         let runs = s.list_runs("d").unwrap();
-        assert_eq!(runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(
+            runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
         let err = s.create_run("d", "a", t2).unwrap_err();
         assert!(err.to_string().contains("already exists"));
         let a = s.find_run("d", "a").unwrap().unwrap();

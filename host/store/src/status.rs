@@ -84,7 +84,10 @@ int_enum!(NodeState {
 impl RunState {
     /// Whether the run can still change (running, queued, waiting).
     pub fn is_active(self) -> bool {
-        matches!(self, RunState::Running | RunState::Queued | RunState::Waiting | RunState::NotStarted)
+        matches!(
+            self,
+            RunState::Running | RunState::Queued | RunState::Waiting | RunState::NotStarted
+        )
     }
 
     /// The capitalised label of the result line (`Partially Succeeded`).
@@ -106,7 +109,10 @@ impl RunState {
 impl NodeState {
     /// Whether the step has reached a final state.
     pub fn is_terminal(self) -> bool {
-        !matches!(self, NodeState::NotStarted | NodeState::Running | NodeState::Retrying)
+        !matches!(
+            self,
+            NodeState::NotStarted | NodeState::Running | NodeState::Retrying
+        )
     }
 }
 
@@ -236,7 +242,10 @@ mod tests {
 
     #[test]
     fn statuses_persist_as_integers() {
-        let node = NodeStatus { status: NodeState::Skipped, ..Default::default() };
+        let node = NodeStatus {
+            status: NodeState::Skipped,
+            ..Default::default()
+        };
         let json = serde_json::to_value(&node).unwrap();
         assert_eq!(json["status"], 5);
         let back: NodeStatus = serde_json::from_value(json).unwrap();

@@ -48,16 +48,22 @@ pub fn history(
         Some(d) => vec![ctx.dag_name(d)],
         None => store.dag_dirs()?,
     };
-    let wanted: Option<Vec<String>> = statuses.map(|s| s.split(',').map(|x| x.trim().to_lowercase()).collect());
+    let wanted: Option<Vec<String>> =
+        statuses.map(|s| s.split(',').map(|x| x.trim().to_lowercase()).collect());
     let mut rows: Vec<RunStatus> = Vec::new();
     for name in &dags {
         for run in store.list_runs(name)? {
             if run_id.is_some_and(|id| !run.run_id.contains(id)) {
                 continue;
             }
-            let Some((_, status)) = store.latest_status(&run)? else { continue };
+            let Some((_, status)) = store.latest_status(&run)? else {
+                continue;
+            };
             let status = truthful(status);
-            if wanted.as_ref().is_some_and(|w| !w.iter().any(|s| s == status.status.label())) {
+            if wanted
+                .as_ref()
+                .is_some_and(|w| !w.iter().any(|s| s == status.status.label()))
+            {
                 continue;
             }
             rows.push(status);
@@ -73,9 +79,19 @@ pub fn history(
         println!("No DAG runs found matching the specified filters.");
         return Ok(0);
     }
-    println!("{:<24} {:<38} {:<20} {:<22} {:<22}", "DAG", "RUN ID", "STATUS", "STARTED", "FINISHED");
+    println!(
+        "{:<24} {:<38} {:<20} {:<22} {:<22}",
+        "DAG", "RUN ID", "STATUS", "STARTED", "FINISHED"
+    );
     for r in rows {
-        println!("{:<24} {:<38} {:<20} {:<22} {:<22}", r.name, r.dag_run_id, r.status.label(), r.started_at, r.finished_at);
+        println!(
+            "{:<24} {:<38} {:<20} {:<22} {:<22}",
+            r.name,
+            r.dag_run_id,
+            r.status.label(),
+            r.started_at,
+            r.finished_at
+        );
     }
     Ok(0)
 }

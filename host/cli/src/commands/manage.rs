@@ -24,7 +24,9 @@ pub fn stop(ctx: &Ctx, dag: &str, run_id: Option<&str>) -> Result<u8> {
     };
     let mut stopped = 0;
     for run in runs {
-        let Some((_, status)) = store.latest_status(&run)? else { continue };
+        let Some((_, status)) = store.latest_status(&run)? else {
+            continue;
+        };
         if status.status == RunState::Running && liveness::is_alive(status.pid, status.pid_start) {
             signal_owner(&status)?;
             stopped += 1;
@@ -40,7 +42,11 @@ fn signal_owner(status: &RunStatus) -> Result<()> {
     // SAFETY: kill(2) with a PID we just confirmed belongs to the run's owner.
     let rc = unsafe { libc::kill(status.pid as libc::pid_t, libc::SIGTERM) };
     if rc != 0 {
-        bail!("failed to stop run {}: {}", status.dag_run_id, std::io::Error::last_os_error());
+        bail!(
+            "failed to stop run {}: {}",
+            status.dag_run_id,
+            std::io::Error::last_os_error()
+        );
     }
     Ok(())
 }
@@ -66,14 +72,20 @@ pub fn cleanup(ctx: &Ctx, dag: &str, days: i64, dry_run: bool, yes: bool) -> Res
         return Ok(0);
     }
     if dry_run {
-        println!("Dry run: Would delete {} run(s) for DAG \"{name}\":", victims.len());
+        println!(
+            "Dry run: Would delete {} run(s) for DAG \"{name}\":",
+            victims.len()
+        );
         for v in &victims {
             println!("  - {}", v.run_id);
         }
         return Ok(0);
     }
     if !yes {
-        println!("This will delete {} run(s) for DAG \"{name}\". Continue? [y/N]", victims.len());
+        println!(
+            "This will delete {} run(s) for DAG \"{name}\". Continue? [y/N]",
+            victims.len()
+        );
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if !answer.trim().eq_ignore_ascii_case("y") {

@@ -33,23 +33,36 @@ pub struct Loaded {
 impl Ctx {
     /// Resolves the directories for this call.
     pub fn new(home_flag: Option<&Path>, quiet: bool) -> Ctx {
-        Ctx { paths: Paths::resolve(home_flag), quiet }
+        Ctx {
+            paths: Paths::resolve(home_flag),
+            quiet,
+        }
     }
 
     /// The run store.
     pub fn store(&self) -> Store {
-        Store::new(Dirs { dag_runs: self.paths.dag_runs(), logs: self.paths.logs.clone() })
+        Store::new(Dirs {
+            dag_runs: self.paths.dag_runs(),
+            logs: self.paths.logs.clone(),
+        })
     }
 
     fn load_options(&self, name: Option<String>) -> LoadOptions {
-        LoadOptions { base_config: Some(self.paths.base_config.clone()), name }
+        LoadOptions {
+            base_config: Some(self.paths.base_config.clone()),
+            name,
+        }
     }
 
     /// Resolves and loads a DAG reference.
     pub fn load(&self, reference: &str, name: Option<String>) -> Result<Loaded> {
         let path = paths::resolve_dag(reference, &self.paths.dags);
-        let source = std::fs::read_to_string(&path)
-            .with_context(|| format!("failed to load DAG from {reference}: failed to open file \"{}\"", path.display()))?;
+        let source = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "failed to load DAG from {reference}: failed to open file \"{}\"",
+                path.display()
+            )
+        })?;
         self.load_source(&path, source, name)
     }
 
@@ -65,9 +78,10 @@ impl Ctx {
     pub fn dag_name(&self, reference: &str) -> String {
         match self.load(reference, None) {
             Ok(l) => l.file.main().name.clone(),
-            Err(_) => Path::new(reference)
-                .file_stem()
-                .map_or_else(|| reference.to_string(), |s| s.to_string_lossy().into_owned()),
+            Err(_) => Path::new(reference).file_stem().map_or_else(
+                || reference.to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            ),
         }
     }
 
@@ -85,6 +99,7 @@ impl Ctx {
             dags_dir: self.paths.dags.clone(),
             base_config: Some(self.paths.base_config.clone()),
             host_env: host,
+            host_lookup: std::env::vars().collect(),
             default_shell,
         })
     }
@@ -93,21 +108,25 @@ impl Ctx {
     pub fn find_run(&self, dag: &str, run_id: Option<&str>) -> Result<(RunDir, RunStatus)> {
         let store = self.store();
         let run = match run_id {
-            Some(id) => store.find_run(dag, id)?.with_context(|| format!("dag-run ID not found: {id}"))?,
-            None => store
-                .list_runs(dag)?
-                .into_iter()
-                .next()
-                .with_context(|| format!("failed to find the latest run data for DAG {dag}: no status data"))?,
+            Some(id) => store
+                .find_run(dag, id)?
+                .with_context(|| format!("dag-run ID not found: {id}"))?,
+            None => store.list_runs(dag)?.into_iter().next().with_context(|| {
+                format!("failed to find the latest run data for DAG {dag}: no status data")
+            })?,
         };
-        let (_, status) = store.latest_status(&run)?.with_context(|| format!("no status data for run {}", run.run_id))?;
+        let (_, status) = store
+            .latest_status(&run)?
+            .with_context(|| format!("no status data for run {}", run.run_id))?;
         Ok((run, status))
     }
 
     /// Prints a run's tree unless quiet.
     pub fn print_tree(&self, status: &RunStatus) {
         if !self.quiet {
-            let style = render::Style { color: std::io::stdout().is_terminal() };
+            let style = render::Style {
+                color: std::io::stdout().is_terminal(),
+            };
             print!("{}", render::tree(status, style));
         }
     }
@@ -119,7 +138,10 @@ fn stop_on_signals() -> CancellationToken {
     let t = token.clone();
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             return;
         };
         tokio::select! {
@@ -133,16 +155,21 @@ fn stop_on_signals() -> CancellationToken {
 
 /// The async runtime for a run.
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
 
 /// Runs a request to the end with signal handling; prints the tree; returns the exit code.
 pub fn execute(ctx: &Ctx, build: impl FnOnce(CancellationToken) -> RunRequest) -> Result<u8> {
     let rt = runtime()?;
-    let report: RunReport = rt.block_on(async {
-        let stop = stop_on_signals();
-        dagu_engine::run_dag(build(stop)).await
-    }).map_err(anyhow::Error::msg)?;
+    let report: RunReport = rt
+        .block_on(async {
+            let stop = stop_on_signals();
+            dagu_engine::run_dag(build(stop)).await
+        })
+        .map_err(anyhow::Error::msg)?;
     let status = &report.status;
     ctx.print_tree(status);
     let code = exit_code(status);
@@ -161,7 +188,10 @@ pub fn exit_code(status: &RunStatus) -> u8 {
     match status.status {
         RunState::Succeeded | RunState::Waiting => 0,
         RunState::Aborted => {
-            let init_failed = status.on_init.as_ref().is_some_and(|n| n.status == dagu_store::NodeState::Failed);
+            let init_failed = status
+                .on_init
+                .as_ref()
+                .is_some_and(|n| n.status == dagu_store::NodeState::Failed);
             u8::from(init_failed)
         }
         _ => 1,

@@ -21,7 +21,14 @@ pub fn start(ctx: &Ctx, flags: &RunFlags, dag: &str, args: &[String], dry: bool)
     if !dry {
         super::manage::apply_retention(ctx, loaded.file.main());
     }
-    run_loaded(ctx, loaded, run_id, params, flags.default_working_dir.clone(), dry)
+    run_loaded(
+        ctx,
+        loaded,
+        run_id,
+        params,
+        flags.default_working_dir.clone(),
+        dry,
+    )
 }
 
 fn run_loaded(
@@ -60,14 +67,18 @@ fn cli_params(flag: Option<&str>, args: &[String]) -> Result<Option<Vec<Param>>>
     } else {
         return Ok(None);
     };
-    Ok(Some(dagu_eval::params::parse(&text).map_err(anyhow::Error::msg)?))
+    Ok(Some(
+        dagu_eval::params::parse(&text).map_err(anyhow::Error::msg)?,
+    ))
 }
 
 /// The given run ID (validated) or a new UUIDv7.
 fn new_run_id(given: Option<&str>) -> Result<String> {
     match given {
         Some(id) if RUN_ID.is_match(id) => Ok(id.to_string()),
-        Some(_) => bail!("dag-run ID must only contain alphanumeric characters, dashes, and underscores"),
+        Some(_) => {
+            bail!("dag-run ID must only contain alphanumeric characters, dashes, and underscores")
+        }
         None => Ok(uuid::Uuid::now_v7().to_string()),
     }
 }
@@ -97,18 +108,28 @@ pub fn retry(ctx: &Ctx, dag: &str, run_id: &str, step: Option<&str>) -> Result<u
         default_work_dir: None,
         stop,
         dry: false,
-        retry: Some(RetryOf { run, previous, only_step: step.map(str::to_string) }),
+        retry: Some(RetryOf {
+            run,
+            previous,
+            only_step: step.map(str::to_string),
+        }),
         source: Some(loaded.source),
     })
 }
 
 /// The DAG as it was when the run started (`dag.json` of its first attempt).
 fn snapshot(ctx: &Ctx, run_path: &std::path::Path) -> Result<Loaded> {
-    let first = dagu_store::runs::attempts(run_path)?.into_iter().next().context("run has no attempts")?;
+    let first = dagu_store::runs::attempts(run_path)?
+        .into_iter()
+        .next()
+        .context("run has no attempts")?;
     let text = std::fs::read_to_string(first.path.join("dag.json"))?;
     let json: serde_json::Value = serde_json::from_str(&text)?;
     let location = PathBuf::from(json["location"].as_str().unwrap_or_default());
-    let source = json["yaml"].as_str().context("snapshot has no YAML")?.to_string();
+    let source = json["yaml"]
+        .as_str()
+        .context("snapshot has no YAML")?
+        .to_string();
     let name = json["name"].as_str().map(str::to_string);
     ctx.load_source(&location, source, name)
 }
@@ -121,9 +142,18 @@ fn previous_params(status: &dagu_store::RunStatus) -> Result<Option<Vec<Param>>>
         .params_list
         .iter()
         .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if k.parse::<usize>().is_err() => Param { name: Some(k.to_string()), value: v.to_string() },
-            Some((_, v)) => Param { name: None, value: v.to_string() },
-            None => Param { name: None, value: kv.clone() },
+            Some((k, v)) if k.parse::<usize>().is_err() => Param {
+                name: Some(k.to_string()),
+                value: v.to_string(),
+            },
+            Some((_, v)) => Param {
+                name: None,
+                value: v.to_string(),
+            },
+            None => Param {
+                name: None,
+                value: kv.clone(),
+            },
         })
         .collect();
     Ok(Some(params))
@@ -134,8 +164,13 @@ pub fn restart(ctx: &Ctx, dag: &str, run_id: Option<&str>) -> Result<u8> {
     let loaded = ctx.load(dag, None)?;
     let name = loaded.file.main().name.clone();
     let (_, status) = ctx.find_run(&name, run_id)?;
-    if status.status != dagu_store::RunState::Running || !dagu_store::liveness::is_alive(status.pid, status.pid_start) {
-        bail!("DAG {name} is not running, current status: {}", status.status.label());
+    if status.status != dagu_store::RunState::Running
+        || !dagu_store::liveness::is_alive(status.pid, status.pid_start)
+    {
+        bail!(
+            "DAG {name} is not running, current status: {}",
+            status.status.label()
+        );
     }
     super::manage::stop_and_wait(&status)?;
     if let Some(wait) = loaded.file.main().restart_wait {
@@ -158,10 +193,23 @@ pub struct ExecSpec {
 
 /// `dagu exec -- CMD ARGS…`: a one-step DAG named `exec-<cmd>`.
 pub fn exec(ctx: &Ctx, spec: &ExecSpec) -> Result<u8> {
-    let program = spec.command.first().context("a command is required after --")?;
-    let base = std::path::Path::new(program).file_name().map_or(program.clone(), |n| n.to_string_lossy().into_owned());
-    let name = spec.name.clone().unwrap_or_else(|| format!("exec-{}", dagu_store::layout::safe_name(&base)));
-    let line = spec.command.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ");
+    let program = spec
+        .command
+        .first()
+        .context("a command is required after --")?;
+    let base = std::path::Path::new(program)
+        .file_name()
+        .map_or(program.clone(), |n| n.to_string_lossy().into_owned());
+    let name = spec
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("exec-{}", dagu_store::layout::safe_name(&base)));
+    let line = spec
+        .command
+        .iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut doc = serde_json::json!({
         "name": name,
         "steps": [{"name": "main", "command": line}],
@@ -181,11 +229,25 @@ pub fn exec(ctx: &Ctx, spec: &ExecSpec) -> Result<u8> {
     let cwd = std::env::current_dir()?;
     let loaded = ctx.load_source(&cwd.join(format!("{name}.yaml")), doc.to_string(), None)?;
     super::manage::apply_retention(ctx, loaded.file.main());
-    run_loaded(ctx, loaded, new_run_id(spec.run_id.as_deref())?, None, Some(cwd), false)
+    run_loaded(
+        ctx,
+        loaded,
+        new_run_id(spec.run_id.as_deref())?,
+        None,
+        Some(cwd),
+        false,
+    )
 }
 
 /// Quotes an argument for `sh` when it needs it.
 fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c));
-    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
 }

@@ -6,7 +6,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::build::step::{self, StepDefaults};
-use crate::build::values::{boolean, conditions, env_entries, integer, param_list, seconds, text, text_list};
+use crate::build::values::{
+    boolean, conditions, env_entries, integer, param_list, seconds, text, text_list,
+};
 use crate::error::Errors;
 use crate::fields::{Field, Obj};
 use crate::graph::{self, Placed};
@@ -21,19 +23,32 @@ static NAME_FORMAT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_
 
 /// Builds document `index` of `file`. `base` is the DAG built from `base.yaml`, whose
 /// values the document overrides (lists such as env and params are appended to).
-pub fn build(doc: &Node, file: &Path, index: usize, base: Option<&Dag>, errors: &mut Errors) -> Dag {
+pub fn build(
+    doc: &Node,
+    file: &Path,
+    index: usize,
+    base: Option<&Dag>,
+    errors: &mut Errors,
+) -> Dag {
     let mut dag = base.cloned().unwrap_or_default();
     dag.location = Some(file.to_path_buf());
     dag.document = index;
     dag.steps.clear();
     let Some(root) = Obj::new(doc, "") else {
-        errors.push(doc.pos, "", format!("a DAG document must be a map, got a {}", doc.kind()));
+        errors.push(
+            doc.pos,
+            "",
+            format!("a DAG document must be a map, got a {}", doc.kind()),
+        );
         return dag;
     };
     read_metadata(&root, &mut dag, file, index, errors);
     read_execution(&root, &mut dag, errors);
     read_data(&root, &mut dag, errors);
-    let defaults = StepDefaults { dag_ssh: root.has("ssh"), dag_container: root.has("container") };
+    let defaults = StepDefaults {
+        dag_ssh: root.has("ssh"),
+        dag_container: root.has("container"),
+    };
     read_handlers(&root, &mut dag, defaults, errors);
     if let Some(f) = root.get(errors, "steps") {
         dag.steps = steps(&f, dag.execution == ExecutionType::Chain, defaults, errors);
@@ -42,18 +57,34 @@ pub fn build(doc: &Node, file: &Path, index: usize, base: Option<&Dag>, errors: 
 }
 
 fn read_metadata(root: &Obj, dag: &mut Dag, file: &Path, index: usize, errors: &mut Errors) {
-    match root.get(errors, "name").and_then(|f| text(&f, errors).map(|n| (n, f))) {
+    match root
+        .get(errors, "name")
+        .and_then(|f| text(&f, errors).map(|n| (n, f)))
+    {
         Some((name, f)) => {
             dag.name = name.trim().to_string();
             check_name(&dag.name, &f, errors);
         }
         None if index == 0 => {
-            dag.name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            dag.name = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
         }
-        None => errors.push(root.node.pos, "name", format!("DAG at index {index} must have a name in multi-DAG file")),
+        None => errors.push(
+            root.node.pos,
+            "name",
+            format!("DAG at index {index} must have a name in multi-DAG file"),
+        ),
     }
-    dag.description = root.get(errors, "description").and_then(|f| text(&f, errors)).map(|s| s.trim().to_string());
-    dag.group = root.get(errors, "group").and_then(|f| text(&f, errors)).map(|s| s.trim().to_string());
+    dag.description = root
+        .get(errors, "description")
+        .and_then(|f| text(&f, errors))
+        .map(|s| s.trim().to_string());
+    dag.group = root
+        .get(errors, "group")
+        .and_then(|f| text(&f, errors))
+        .map(|s| s.trim().to_string());
     for key in ["tags", "labels"] {
         if let Some(f) = root.get(errors, key) {
             let raw = text_list(&f, errors);
@@ -75,10 +106,18 @@ fn read_metadata(root: &Obj, dag: &mut Dag, file: &Path, index: usize, errors: &
 
 fn check_name(name: &str, f: &Field, errors: &mut Errors) {
     if name.chars().count() > MAX_DAG_NAME {
-        errors.push(f.node.pos, &f.path, format!("name must be less than {MAX_DAG_NAME} characters"));
+        errors.push(
+            f.node.pos,
+            &f.path,
+            format!("name must be less than {MAX_DAG_NAME} characters"),
+        );
     }
     if !NAME_FORMAT.is_match(name) {
-        errors.push(f.node.pos, &f.path, "name must only contain alphanumeric characters, dashes, dots, and underscores");
+        errors.push(
+            f.node.pos,
+            &f.path,
+            "name must only contain alphanumeric characters, dashes, dots, and underscores",
+        );
     }
 }
 
@@ -86,7 +125,9 @@ fn schedule_list(f: &Field, errors: &mut Errors) -> Vec<String> {
     let mut exprs: Vec<(String, &Node)> = Vec::new();
     fn collect<'n>(n: &'n Node, exprs: &mut Vec<(String, &'n Node)>) {
         match &n.value {
-            Value::Seq(items) => exprs.extend(items.iter().filter_map(|i| i.text().map(|t| (t, i)))),
+            Value::Seq(items) => {
+                exprs.extend(items.iter().filter_map(|i| i.text().map(|t| (t, i))))
+            }
             _ => exprs.extend(n.text().map(|t| (t, n))),
         }
     }
@@ -114,7 +155,11 @@ fn read_execution(root: &Obj, dag: &mut Dag, errors: &mut Errors) {
             Some("chain") => dag.execution = ExecutionType::Chain,
             Some("graph") => dag.execution = ExecutionType::Graph,
             Some("agent") => errors.push(f.node.pos, &f.path, "type 'agent' is reserved"),
-            Some(other) => errors.push(f.node.pos, &f.path, format!("invalid type: {other} (must be one of: graph, chain)")),
+            Some(other) => errors.push(
+                f.node.pos,
+                &f.path,
+                format!("invalid type: {other} (must be one of: graph, chain)"),
+            ),
             None => {}
         }
     }
@@ -135,10 +180,16 @@ fn read_execution(root: &Obj, dag: &mut Dag, errors: &mut Errors) {
     } else if dag.max_clean_up_time.is_zero() {
         dag.max_clean_up_time = crate::model::DEFAULT_MAX_CLEAN_UP_TIME;
     }
-    if let Some(n) = root.get(errors, "max_active_steps").and_then(|f| integer(&f, errors)) {
+    if let Some(n) = root
+        .get(errors, "max_active_steps")
+        .and_then(|f| integer(&f, errors))
+    {
         dag.max_active_steps = n.max(0) as usize;
     }
-    if let Some(n) = root.get(errors, "max_active_runs").and_then(|f| integer(&f, errors)) {
+    if let Some(n) = root
+        .get(errors, "max_active_runs")
+        .and_then(|f| integer(&f, errors))
+    {
         dag.max_active_runs = n;
     }
     if let Some(q) = root.get(errors, "queue").and_then(|f| text(&f, errors)) {
@@ -170,7 +221,9 @@ fn read_data(root: &Obj, dag: &mut Dag, errors: &mut Errors) {
         dag.secrets.extend(secrets(&f, errors));
     }
     if let Some(f) = root.get(errors, "working_dir") {
-        dag.working_dir = text(&f, errors).filter(|s| !s.is_empty()).or(dag.working_dir.take());
+        dag.working_dir = text(&f, errors)
+            .filter(|s| !s.is_empty())
+            .or(dag.working_dir.take());
     }
     if let Some(f) = root.get(errors, "shell") {
         dag.shell = step::shell(&f, errors).or(dag.shell.take());
@@ -181,14 +234,22 @@ fn read_data(root: &Obj, dag: &mut Dag, errors: &mut Errors) {
     if let Some(f) = root.get(errors, "log_output") {
         dag.log_output = step::log_output(&f, errors).unwrap_or(dag.log_output);
     }
-    if let Some(n) = root.get(errors, "hist_retention_days").and_then(|f| integer(&f, errors)) {
+    if let Some(n) = root
+        .get(errors, "hist_retention_days")
+        .and_then(|f| integer(&f, errors))
+    {
         if n != 0 {
             dag.hist_retention_days = Some(n);
         }
     }
-    match root.get(errors, "max_output_size").and_then(|f| integer(&f, errors)) {
+    match root
+        .get(errors, "max_output_size")
+        .and_then(|f| integer(&f, errors))
+    {
         Some(n) if n > 0 => dag.max_output_size = n as usize,
-        _ if dag.max_output_size == 0 => dag.max_output_size = crate::model::DEFAULT_MAX_OUTPUT_SIZE,
+        _ if dag.max_output_size == 0 => {
+            dag.max_output_size = crate::model::DEFAULT_MAX_OUTPUT_SIZE
+        }
         _ => {}
     }
 }
@@ -198,7 +259,11 @@ fn secrets(f: &Field, errors: &mut Errors) -> Vec<Secret> {
     for (i, item) in f.node.as_seq().unwrap_or_default().iter().enumerate() {
         let path = format!("{}[{i}]", f.path);
         let Some(obj) = Obj::new(item, &path) else {
-            errors.push(item.pos, &path, "expected a map with name, provider and key");
+            errors.push(
+                item.pos,
+                &path,
+                "expected a map with name, provider and key",
+            );
             continue;
         };
         let mut get = |k: &str| obj.get(errors, k).and_then(|v| v.node.text());
@@ -207,7 +272,11 @@ fn secrets(f: &Field, errors: &mut Errors) -> Vec<Secret> {
                 if out.iter().any(|s: &Secret| s.name == name) {
                     errors.push(item.pos, &path, format!("duplicate secret name '{name}'"));
                 }
-                out.push(Secret { name, provider, key });
+                out.push(Secret {
+                    name,
+                    provider,
+                    key,
+                });
             }
             _ => errors.push(item.pos, &path, "a secret needs name, provider and key"),
         }
@@ -216,13 +285,19 @@ fn secrets(f: &Field, errors: &mut Errors) -> Vec<Secret> {
 }
 
 fn read_handlers(root: &Obj, dag: &mut Dag, defaults: StepDefaults, errors: &mut Errors) {
-    let Some(f) = root.get(errors, "handler_on") else { return };
+    let Some(f) = root.get(errors, "handler_on") else {
+        return;
+    };
     let Some(obj) = Obj::new(f.node, &f.path) else {
         errors.push(f.node.pos, &f.path, "expected a map of handlers");
         return;
     };
     if let (Some(a), Some(_)) = (obj.get(errors, "abort"), obj.get(errors, "cancel")) {
-        errors.push(a.key_pos, &f.path, "cannot specify both 'abort' and 'cancel'");
+        errors.push(
+            a.key_pos,
+            &f.path,
+            "cannot specify both 'abort' and 'cancel'",
+        );
     }
     let kinds = [
         ("init", HandlerKind::Init),
@@ -234,8 +309,12 @@ fn read_handlers(root: &Obj, dag: &mut Dag, defaults: StepDefaults, errors: &mut
         ("wait", HandlerKind::Wait),
     ];
     for (key, kind) in kinds {
-        let Some(h) = obj.get(errors, key) else { continue };
-        let Some(mut built) = step::build(h.node, h.path.clone(), defaults, errors) else { continue };
+        let Some(h) = obj.get(errors, key) else {
+            continue;
+        };
+        let Some(mut built) = step::build(h.node, h.path.clone(), defaults, errors) else {
+            continue;
+        };
         built.step.name = kind.step_name().to_string();
         let slot = match kind {
             HandlerKind::Init => &mut dag.handlers.init,
@@ -259,7 +338,9 @@ fn steps(f: &Field, chain: bool, defaults: StepDefaults, errors: &mut Errors) ->
                 match &item.value {
                     Value::Seq(members) => {
                         for (j, m) in members.iter().enumerate() {
-                            if let Some(built) = step::build(m, format!("{path}[{j}]"), defaults, errors) {
+                            if let Some(built) =
+                                step::build(m, format!("{path}[{j}]"), defaults, errors)
+                            {
                                 placed.push(Placed { group, built });
                             }
                         }
@@ -283,7 +364,10 @@ fn steps(f: &Field, chain: bool, defaults: StepDefaults, errors: &mut Errors) ->
                         built.named = true;
                         built.name_pos = key.pos;
                     }
-                    placed.push(Placed { group: i + 1, built });
+                    placed.push(Placed {
+                        group: i + 1,
+                        built,
+                    });
                 }
             }
             graph::wire(placed, false, errors)

@@ -1,7 +1,9 @@
 //! Builds one [`Step`] from its YAML node.
 
 use crate::build::policy;
-use crate::build::values::{boolean, conditions, env_entries, scalar_or_json, seconds, text, text_list};
+use crate::build::values::{
+    boolean, conditions, env_entries, scalar_or_json, seconds, text, text_list,
+};
 use crate::error::Errors;
 use crate::fields::{Field, Obj};
 use crate::model::{Call, Command, LogOutput, Parallel, ParallelItems, Shell, Step};
@@ -33,15 +35,20 @@ pub struct BuiltStep {
 
 /// Signal names accepted by `signalOnStop`.
 const SIGNALS: &[&str] = &[
-    "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM", "SIGCONT", "SIGSTOP",
-    "SIGTSTP", "SIGWINCH",
+    "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM", "SIGCONT",
+    "SIGSTOP", "SIGTSTP", "SIGWINCH",
 ];
 
 /// Step types that accept `script:`.
 const SCRIPT_TYPES: &[&str] = &["command", "http", "jq"];
 
 /// Builds a step from a map node or a string shorthand.
-pub fn build(node: &Node, path: String, defaults: StepDefaults, errors: &mut Errors) -> Option<BuiltStep> {
+pub fn build(
+    node: &Node,
+    path: String,
+    defaults: StepDefaults,
+    errors: &mut Errors,
+) -> Option<BuiltStep> {
     let mut built = BuiltStep {
         step: Step::default(),
         named: false,
@@ -58,7 +65,11 @@ pub fn build(node: &Node, path: String, defaults: StepDefaults, errors: &mut Err
     }
     let path = built.path.clone();
     let Some(obj) = Obj::new(node, &path) else {
-        errors.push(node.pos, &built.path, format!("a step must be a map or a string, got a {}", node.kind()));
+        errors.push(
+            node.pos,
+            &built.path,
+            format!("a step must be a map or a string, got a {}", node.kind()),
+        );
         return None;
     };
     read_identity(&obj, &mut built, errors);
@@ -81,14 +92,20 @@ fn read_identity(obj: &Obj, built: &mut BuiltStep, errors: &mut Errors) {
         built.step.id = text(&f, errors);
         built.id_pos = f.node.pos;
     }
-    built.step.description = obj.get(errors, "description").and_then(|f| text(&f, errors));
+    built.step.description = obj
+        .get(errors, "description")
+        .and_then(|f| text(&f, errors));
 }
 
 fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults, errors: &mut Errors) {
     let type_field = obj.get(errors, "type");
     let executor = obj.get(errors, "executor");
     if let (Some(t), Some(_)) = (&type_field, &executor) {
-        errors.push(t.key_pos, &t.path, "'type' and 'executor' cannot be used together");
+        errors.push(
+            t.key_pos,
+            &t.path,
+            "'type' and 'executor' cannot be used together",
+        );
     }
     let mut step_type = type_field.as_ref().and_then(|t| text(t, errors));
     let mut config = None;
@@ -104,7 +121,11 @@ fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults, errors: &m
     let config_field = obj.get(errors, "config");
     let with_field = obj.get(errors, "with");
     if let (Some(c), Some(_)) = (&config_field, &with_field) {
-        errors.push(c.key_pos, &c.path, "'config' and 'with' cannot be used together");
+        errors.push(
+            c.key_pos,
+            &c.path,
+            "'config' and 'with' cannot be used together",
+        );
     }
     if let Some(c) = config_field.or(with_field) {
         let json = c.node.to_json();
@@ -120,7 +141,11 @@ fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults, errors: &m
 
     let call = obj.get(errors, "call").or_else(|| obj.get(errors, "run"));
     if let Some(c) = call {
-        step.call = text(&c, errors).map(|target| Call { target, params: None, parallel: None });
+        step.call = text(&c, errors).map(|target| Call {
+            target,
+            params: None,
+            parallel: None,
+        });
     }
     if let Some(p) = obj.get(errors, "params") {
         let params = params_string(&p);
@@ -131,7 +156,11 @@ fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults, errors: &m
     if let Some(p) = obj.get(errors, "parallel") {
         match (&mut step.call, parallel(&p, errors)) {
             (Some(call), Some(par)) => call.parallel = Some(par),
-            (None, _) => errors.push(p.key_pos, &p.path, "parallel execution is only supported for child-DAGs (add 'call')"),
+            (None, _) => errors.push(
+                p.key_pos,
+                &p.path,
+                "parallel execution is only supported for child-DAGs (add 'call')",
+            ),
             _ => {}
         }
     }
@@ -160,7 +189,10 @@ fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults, errors: &m
     if let Some(s) = obj.get(errors, "shell") {
         step.shell = shell(&s, errors);
     }
-    step.shell_packages = obj.get(errors, "shell_packages").map(|f| text_list(&f, errors)).unwrap_or_default();
+    step.shell_packages = obj
+        .get(errors, "shell_packages")
+        .map(|f| text_list(&f, errors))
+        .unwrap_or_default();
 }
 
 /// Legacy and alias type names mapped to the ones the engine dispatches on.
@@ -201,14 +233,21 @@ pub fn shell(f: &Field, errors: &mut Errors) -> Option<Shell> {
     };
     let mut words = words.into_iter();
     let program = words.next()?;
-    Some(Shell { program, args: words.collect() })
+    Some(Shell {
+        program,
+        args: words.collect(),
+    })
 }
 
 fn read_io(obj: &Obj, step: &mut Step, errors: &mut Errors) {
     let dir = obj.get(errors, "working_dir");
     let alias = obj.get(errors, "dir");
     if let (Some(d), Some(_)) = (&dir, &alias) {
-        errors.push(d.key_pos, &d.path, "'dir' and 'workingDir' cannot be used together");
+        errors.push(
+            d.key_pos,
+            &d.path,
+            "'dir' and 'workingDir' cannot be used together",
+        );
     }
     step.dir = dir.or(alias).and_then(|d| text(&d, errors));
     step.stdout = obj.get(errors, "stdout").and_then(|f| text(&f, errors));
@@ -216,14 +255,23 @@ fn read_io(obj: &Obj, step: &mut Step, errors: &mut Errors) {
     step.stderr = stderr.as_ref().and_then(|f| text(f, errors));
     if let (Some(out), Some(err), Some(f)) = (&step.stdout, &step.stderr, &stderr) {
         if out == err {
-            errors.push(f.node.pos, &f.path, "stdout and stderr point to the same file; use 'logOutput: merged' instead");
+            errors.push(
+                f.node.pos,
+                &f.path,
+                "stdout and stderr point to the same file; use 'logOutput: merged' instead",
+            );
         }
     }
     if let Some(f) = obj.get(errors, "log_output") {
         step.log_output = log_output(&f, errors);
     }
-    step.output = obj.get(errors, "output").and_then(|f| policy::output(&f, errors));
-    step.env = obj.get(errors, "env").map(|f| env_entries(&f, errors)).unwrap_or_default();
+    step.output = obj
+        .get(errors, "output")
+        .and_then(|f| policy::output(&f, errors));
+    step.env = obj
+        .get(errors, "env")
+        .map(|f| env_entries(&f, errors))
+        .unwrap_or_default();
 }
 
 /// `logOutput: separate | merged`.
@@ -232,7 +280,11 @@ pub fn log_output(f: &Field, errors: &mut Errors) -> Option<LogOutput> {
         "separate" => Some(LogOutput::Separate),
         "merged" => Some(LogOutput::Merged),
         other => {
-            errors.push(f.node.pos, &f.path, format!("expected 'separate' or 'merged' (value: {other})"));
+            errors.push(
+                f.node.pos,
+                &f.path,
+                format!("expected 'separate' or 'merged' (value: {other})"),
+            );
             None
         }
     }
@@ -242,17 +294,28 @@ fn read_control(obj: &Obj, built: &mut BuiltStep, errors: &mut Errors) {
     let step = &mut built.step;
     if let Some(f) = obj.get(errors, "depends") {
         built.depends = Some(match &f.node.value {
-            Value::Seq(items) => items.iter().filter_map(|n| n.text().map(|t| (t.trim().to_string(), n.pos))).collect(),
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|n| n.text().map(|t| (t.trim().to_string(), n.pos)))
+                .collect(),
             Value::Null => Vec::new(),
-            _ => text(&f, errors).map(|t| vec![(t.trim().to_string(), f.node.pos)]).unwrap_or_default(),
+            _ => text(&f, errors)
+                .map(|t| vec![(t.trim().to_string(), f.node.pos)])
+                .unwrap_or_default(),
         });
     }
     if let Some(f) = obj.get(errors, "continue_on") {
         step.continue_on = policy::continue_on(&f, errors);
     }
-    step.retry = obj.get(errors, "retry_policy").and_then(|f| policy::retry(&f, errors));
-    step.repeat = obj.get(errors, "repeat_policy").and_then(|f| policy::repeat(&f, errors));
-    step.mail_on_error = obj.get(errors, "mail_on_error").is_some_and(|f| boolean(&f, errors));
+    step.retry = obj
+        .get(errors, "retry_policy")
+        .and_then(|f| policy::retry(&f, errors));
+    step.repeat = obj
+        .get(errors, "repeat_policy")
+        .and_then(|f| policy::repeat(&f, errors));
+    step.mail_on_error = obj
+        .get(errors, "mail_on_error")
+        .is_some_and(|f| boolean(&f, errors));
     for key in ["preconditions", "precondition"] {
         if let Some(f) = obj.get(errors, key) {
             step.preconditions.extend(conditions(&f, errors));
@@ -261,7 +324,11 @@ fn read_control(obj: &Obj, built: &mut BuiltStep, errors: &mut Errors) {
     if let Some(f) = obj.get(errors, "signal_on_stop") {
         if let Some(sig) = text(&f, errors) {
             let upper = sig.trim().to_ascii_uppercase();
-            let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+            let full = if upper.starts_with("SIG") {
+                upper
+            } else {
+                format!("SIG{upper}")
+            };
             if SIGNALS.contains(&full.as_str()) {
                 step.signal_on_stop = Some(full);
             } else {
@@ -275,15 +342,33 @@ fn read_control(obj: &Obj, built: &mut BuiltStep, errors: &mut Errors) {
 }
 
 fn check_capabilities(obj: &Obj, step: &Step, errors: &mut Errors) {
-    if step.script.is_some() && obj.has("script") && !SCRIPT_TYPES.contains(&step.step_type.as_str()) {
-        errors.push(obj.node.pos, obj.path(), format!("step type '{}' does not support the 'script' field", step.step_type));
+    if step.script.is_some()
+        && obj.has("script")
+        && !SCRIPT_TYPES.contains(&step.step_type.as_str())
+    {
+        errors.push(
+            obj.node.pos,
+            obj.path(),
+            format!(
+                "step type '{}' does not support the 'script' field",
+                step.step_type
+            ),
+        );
     }
     let runs_something = step.command.is_some() || step.script.is_some() || step.call.is_some();
     if step.step_type == "command" && !runs_something {
-        errors.push(obj.node.pos, obj.path(), "step command is required (add 'command', 'script' or 'call')");
+        errors.push(
+            obj.node.pos,
+            obj.path(),
+            "step command is required (add 'command', 'script' or 'call')",
+        );
     }
     if step.call.is_some() && step.command.is_some() {
-        errors.push(obj.node.pos, obj.path(), "a sub-DAG step ('call') cannot also have a 'command'");
+        errors.push(
+            obj.node.pos,
+            obj.path(),
+            "a sub-DAG step ('call') cannot also have a 'command'",
+        );
     }
 }
 
@@ -298,7 +383,11 @@ fn params_string(f: &Field) -> String {
             })
             .collect::<Vec<_>>()
             .join(" "),
-        Value::Seq(items) => items.iter().map(scalar_or_json).collect::<Vec<_>>().join(" "),
+        Value::Seq(items) => items
+            .iter()
+            .map(scalar_or_json)
+            .collect::<Vec<_>>()
+            .join(" "),
         _ => scalar_or_json(f.node),
     }
 }
@@ -311,7 +400,10 @@ fn parallel(f: &Field, errors: &mut Errors) -> Option<Parallel> {
         _ => ParallelItems::Expr(n.text().unwrap_or_default()),
     };
     let Some(obj) = Obj::new(f.node, &f.path) else {
-        return Some(Parallel { items: items_of(f.node), max_concurrent: DEFAULT_MAX_CONCURRENT });
+        return Some(Parallel {
+            items: items_of(f.node),
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
+        });
     };
     let items = match obj.get(errors, "items") {
         Some(i) => items_of(i.node),
@@ -324,7 +416,11 @@ fn parallel(f: &Field, errors: &mut Errors) -> Option<Parallel> {
     if let Some(m) = obj.get(errors, "max_concurrent") {
         match crate::build::values::integer(&m, errors) {
             Some(v) if v >= 1 => max_concurrent = v as usize,
-            Some(v) => errors.push(m.node.pos, &m.path, format!("maxConcurrent must be at least 1 (value: {v})")),
+            Some(v) => errors.push(
+                m.node.pos,
+                &m.path,
+                format!("maxConcurrent must be at least 1 (value: {v})"),
+            ),
             None => {}
         }
     }
@@ -335,5 +431,8 @@ fn parallel(f: &Field, errors: &mut Errors) -> Option<Parallel> {
             errors.push(f.node.pos, &f.path, "parallel accepts at most 1000 items");
         }
     }
-    Some(Parallel { items, max_concurrent })
+    Some(Parallel {
+        items,
+        max_concurrent,
+    })
 }

@@ -13,7 +13,11 @@ use crate::yaml::{Node, Value};
 pub fn text(f: &Field, errors: &mut Errors) -> Option<String> {
     let t = f.node.text();
     if t.is_none() && !f.node.is_null() {
-        errors.push(f.node.pos, &f.path, format!("expected a string, got a {}", f.node.kind()));
+        errors.push(
+            f.node.pos,
+            &f.path,
+            format!("expected a string, got a {}", f.node.kind()),
+        );
     }
     t
 }
@@ -27,7 +31,11 @@ pub fn text_list(f: &Field, errors: &mut Errors) -> Vec<String> {
             .filter_map(|(i, n)| {
                 let t = n.text();
                 if t.is_none() {
-                    errors.push(n.pos, format!("{}[{i}]", f.path), format!("expected a string, got a {}", n.kind()));
+                    errors.push(
+                        n.pos,
+                        format!("{}[{i}]", f.path),
+                        format!("expected a string, got a {}", n.kind()),
+                    );
                 }
                 t
             })
@@ -44,7 +52,11 @@ pub fn boolean(f: &Field, errors: &mut Errors) -> bool {
         Value::Str(s) if s == "true" || s == "false" => s == "true",
         Value::Null => false,
         _ => {
-            errors.push(f.node.pos, &f.path, format!("expected true or false, got a {}", f.node.kind()));
+            errors.push(
+                f.node.pos,
+                &f.path,
+                format!("expected true or false, got a {}", f.node.kind()),
+            );
             false
         }
     }
@@ -57,7 +69,11 @@ pub fn integer(f: &Field, errors: &mut Errors) -> Option<i64> {
         Value::Str(s) if s.trim().parse::<i64>().is_ok() => s.trim().parse().ok(),
         Value::Null => None,
         _ => {
-            errors.push(f.node.pos, &f.path, format!("expected an integer, got {}", describe(f.node)));
+            errors.push(
+                f.node.pos,
+                &f.path,
+                format!("expected an integer, got {}", describe(f.node)),
+            );
             None
         }
     }
@@ -85,7 +101,11 @@ pub fn number(f: &Field, errors: &mut Errors) -> Option<f64> {
         Value::Float(x) => Some(*x),
         Value::Str(s) if s.trim().parse::<f64>().is_ok() => s.trim().parse().ok(),
         _ => {
-            errors.push(f.node.pos, &f.path, format!("expected a number, got {}", describe(f.node)));
+            errors.push(
+                f.node.pos,
+                &f.path,
+                format!("expected a number, got {}", describe(f.node)),
+            );
             None
         }
     }
@@ -99,13 +119,19 @@ pub fn exit_codes(f: &Field, errors: &mut Errors) -> Vec<i32> {
     };
     items
         .into_iter()
-        .filter_map(|n| match n.text().and_then(|t| t.trim().parse::<i32>().ok()) {
-            Some(code) => Some(code),
-            None => {
-                errors.push(n.pos, &f.path, format!("expected an exit code, got {}", describe(n)));
-                None
-            }
-        })
+        .filter_map(
+            |n| match n.text().and_then(|t| t.trim().parse::<i32>().ok()) {
+                Some(code) => Some(code),
+                None => {
+                    errors.push(
+                        n.pos,
+                        &f.path,
+                        format!("expected an exit code, got {}", describe(n)),
+                    );
+                    None
+                }
+            },
+        )
         .collect()
 }
 
@@ -118,7 +144,11 @@ pub fn env_entries(f: &Field, errors: &mut Errors) -> Vec<(String, String)> {
             match v.text() {
                 Some(val) => out.push((key, val)),
                 None if v.is_null() => out.push((key, String::new())),
-                None => errors.push(v.pos, format!("{}.{key}", f.path), "expected a string value"),
+                None => errors.push(
+                    v.pos,
+                    format!("{}.{key}", f.path),
+                    "expected a string value",
+                ),
             }
         }
     };
@@ -130,9 +160,17 @@ pub fn env_entries(f: &Field, errors: &mut Errors) -> Vec<(String, String)> {
                     Value::Map(_) => push_map(item, &mut out, errors),
                     Value::Str(s) => match s.split_once('=') {
                         Some((k, v)) => out.push((k.trim().to_string(), v.to_string())),
-                        None => errors.push(item.pos, format!("{}[{i}]", f.path), format!("expected KEY=VALUE, got '{s}'")),
+                        None => errors.push(
+                            item.pos,
+                            format!("{}[{i}]", f.path),
+                            format!("expected KEY=VALUE, got '{s}'"),
+                        ),
                     },
-                    _ => errors.push(item.pos, format!("{}[{i}]", f.path), "expected a map or a KEY=VALUE string"),
+                    _ => errors.push(
+                        item.pos,
+                        format!("{}[{i}]", f.path),
+                        "expected a map or a KEY=VALUE string",
+                    ),
                 }
             }
         }
@@ -159,7 +197,9 @@ pub fn param_list(f: &Field, errors: &mut Errors) -> Vec<Param> {
     };
     match &f.node.value {
         Value::Str(s) => parse(s, f.node, errors),
-        Value::Int(_) | Value::Float(_) | Value::Bool(_) => parse(&f.node.text().unwrap_or_default(), f.node, errors),
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+            parse(&f.node.text().unwrap_or_default(), f.node, errors)
+        }
         Value::Seq(items) => {
             let mut out = Vec::new();
             for item in items {
@@ -192,7 +232,10 @@ fn sorted_map_params(node: &Node) -> Vec<Param> {
         .as_map()
         .unwrap_or_default()
         .iter()
-        .map(|(k, v)| Param { name: k.text(), value: scalar_or_json(v) })
+        .map(|(k, v)| Param {
+            name: k.text(),
+            value: scalar_or_json(v),
+        })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
@@ -200,7 +243,13 @@ fn sorted_map_params(node: &Node) -> Vec<Param> {
 
 /// Scalars as text; maps and lists as compact JSON.
 pub fn scalar_or_json(node: &Node) -> String {
-    node.text().unwrap_or_else(|| if node.is_null() { String::new() } else { node.to_json().to_string() })
+    node.text().unwrap_or_else(|| {
+        if node.is_null() {
+            String::new()
+        } else {
+            node.to_json().to_string()
+        }
+    })
 }
 
 /// Preconditions: a string, a `{condition, expected, negate}` map, or a list of those.
@@ -210,19 +259,32 @@ pub fn conditions(f: &Field, errors: &mut Errors) -> Vec<Condition> {
         Value::Null => Vec::new(),
         _ => vec![f.node],
     };
-    items.into_iter().filter_map(|n| condition(n, &f.path, errors)).collect()
+    items
+        .into_iter()
+        .filter_map(|n| condition(n, &f.path, errors))
+        .collect()
 }
 
 /// One precondition-like object.
 pub fn condition(node: &Node, path: &str, errors: &mut Errors) -> Option<Condition> {
     if let Some(text) = node.text() {
-        return Some(Condition { condition: text, expected: None, negate: false });
+        return Some(Condition {
+            condition: text,
+            expected: None,
+            negate: false,
+        });
     }
     let Some(obj) = Obj::new(node, path) else {
-        errors.push(node.pos, path, "expected a string or a map with 'condition'");
+        errors.push(
+            node.pos,
+            path,
+            "expected a string or a map with 'condition'",
+        );
         return None;
     };
-    let cond = obj.get(errors, "condition").or_else(|| obj.get(errors, "command"));
+    let cond = obj
+        .get(errors, "condition")
+        .or_else(|| obj.get(errors, "command"));
     let Some(cond) = cond.and_then(|c| text(&c, errors)) else {
         errors.push(node.pos, path, "a precondition needs 'condition'");
         return None;
@@ -230,7 +292,9 @@ pub fn condition(node: &Node, path: &str, errors: &mut Errors) -> Option<Conditi
     Some(Condition {
         condition: cond,
         expected: obj.get(errors, "expected").and_then(|e| text(&e, errors)),
-        negate: obj.get(errors, "negate").is_some_and(|n| boolean(&n, errors)),
+        negate: obj
+            .get(errors, "negate")
+            .is_some_and(|n| boolean(&n, errors)),
     })
 }
 
