@@ -1,4 +1,12 @@
 //! Black-box tests of the `dagu` binary: each test gets a fresh `DAGU_HOME`.
 
-mod examples;
 mod support;
+
+mod cli;
+mod engine;
+mod examples;
+mod loader;
+mod signals;
+mod steps;
+mod store;
+mod values;
