@@ -151,6 +151,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Most commands load a DAG; compile its schema while the arguments and file are read.
+    std::thread::spawn(dagu_core::schema::warm_up);
     let cli = Cli::parse();
     let ctx = commands::Ctx::new(cli.dagu_home.as_deref(), cli.quiet);
     let _ = cli.config;

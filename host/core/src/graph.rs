@@ -140,11 +140,11 @@ fn resolve_depends(placed: &mut [Placed], chain: bool, errors: &mut Errors) {
         }
     }
     let mut group_index = 0;
-    for i in 0..placed.len() {
-        while groups[group_index].0 != placed[i].group {
+    for p in placed.iter_mut() {
+        while groups[group_index].0 != p.group {
             group_index += 1;
         }
-        let b = &mut placed[i].built;
+        let b = &mut p.built;
         let mut depends = Vec::new();
         if chain && b.depends.as_ref().is_none_or(|d| !d.is_empty()) && group_index > 0 {
             depends.extend(groups[group_index - 1].1.iter().cloned());

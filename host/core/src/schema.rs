@@ -7,8 +7,8 @@ use jsonschema::error::ValidationErrorKind;
 use crate::error::Errors;
 use crate::yaml::Node;
 
-/// The DAG JSON Schema, as shipped in `schemas/`.
-pub const DAG_SCHEMA: &str = include_str!("../../../schemas/dag.schema.json");
+/// The DAG JSON Schema of `schemas/`, without the editor annotations (see `build.rs`).
+pub const DAG_SCHEMA: &str = include_str!(concat!(env!("OUT_DIR"), "/dag.schema.compact.json"));
 
 static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
     let schema: serde_json::Value =
@@ -49,6 +49,11 @@ pub fn check(doc: &Node, errors: &mut Errors) -> bool {
         }
     }
     errors.len() == before
+}
+
+/// Compiles the schema now (e.g. on another thread while the file is being read).
+pub fn warm_up() {
+    LazyLock::force(&VALIDATOR);
 }
 
 /// `/steps/2/retryPolicy/limit` → `steps[2].retryPolicy.limit`.

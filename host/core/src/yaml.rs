@@ -193,7 +193,8 @@ enum FrameContent {
 impl TreeBuilder {
     fn push_value(&mut self, node: Node) {
         let Some(frame) = self.stack.last_mut() else {
-            self.documents.push(Some(node));
+            // A document holding only null (or nothing) counts as empty.
+            self.documents.push(Some(node).filter(|n| !n.is_null()));
             self.document_has_root = true;
             return;
         };
@@ -339,10 +340,10 @@ fn resolve_plain(text: String) -> Value {
     if let Some(v) = parse_int(&text) {
         return Value::Int(v);
     }
-    if looks_like_float(&text) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Value::Float(f);
-        }
+    if looks_like_float(&text)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::Str(text)
 }

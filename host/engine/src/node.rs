@@ -337,7 +337,14 @@ async fn execute_with_policies(
             ),
         };
         node.done_count += 1;
-        let output = capture_output(&step, input, &result);
+        let mut result = result;
+        let output = match capture_output(&step, input) {
+            Ok(output) => output,
+            Err(e) => {
+                result.error.get_or_insert(e);
+                None
+            }
+        };
         if let Some((name, value)) = &output {
             vars.set(name, value);
         }
@@ -457,14 +464,23 @@ async fn sleep_unless_stopped(delay: Duration, stop: &CancellationToken) -> bool
     }
 }
 
-/// Reads the step's stdout into its output variable (trimmed), if it declares one.
-fn capture_output(step: &Step, input: &StepInput, result: &StepOutput) -> Option<(String, String)> {
-    let spec = step.output.as_ref()?;
+/// Reads the step's stdout into its output variable (trimmed), if it declares one; more
+/// than `maxOutputSize` bytes fails the step.
+fn capture_output(step: &Step, input: &StepInput) -> Result<Option<(String, String)>, String> {
+    let Some(spec) = step.output.as_ref() else {
+        return Ok(None);
+    };
     let limit = input.run.dag.max_output_size;
     let bytes = std::fs::read(&input.stdout_log).unwrap_or_default();
-    let _ = result;
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(limit)]);
-    Some((spec.name.clone(), text.trim().to_string()))
+    if bytes.len() > limit {
+        return Err(format!(
+            "output exceeded maximum size limit of {limit} bytes"
+        ));
+    }
+    Ok(Some((
+        spec.name.clone(),
+        String::from_utf8_lossy(&bytes).trim().to_string(),
+    )))
 }
 
 /// Whether `continueOn` tolerates this failure.

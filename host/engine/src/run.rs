@@ -9,7 +9,8 @@ use dagu_eval::Vars;
 use dagu_eval::params::Param;
 use dagu_store::status::timestamp;
 use dagu_store::{
-    NodeState, NodeStatus, Recorder, RunDir, RunRef, RunState, RunStatus, layout, liveness, runs,
+    NodeState, NodeStatus, PendingRun, Recorder, RunDir, RunRef, RunState, RunStatus, layout,
+    liveness, runs,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -84,11 +85,12 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
         .parent()
         .map(PathBuf::from)
         .unwrap_or_default();
-    let (run_path, run_created) = run_location(&req, now)?;
-    let attempt = if req.dry {
+    let mut place = run_location(&req, now)?;
+    let (run_path, run_created) = (place.run_path.clone(), place.created);
+    let mut attempt = if req.dry {
         None
     } else {
-        Some(runs::create_attempt(&run_path, now).map_err(io_err)?)
+        Some(runs::create_attempt(place.attempt_parent(), now).map_err(io_err)?)
     };
     let attempt_id = attempt
         .as_ref()
@@ -136,6 +138,11 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
     if let (Some(a), Some(source)) = (&attempt, &req.source) {
         write_snapshot(&a.path, &dag, &req.file.path, source, &status.params_list)
             .map_err(io_err)?;
+    }
+    if let (Some(pending), Some(a)) = (place.pending.take(), &mut attempt) {
+        let run = pending.publish().map_err(io_err)?;
+        a.path = run.path.join(a.path.file_name().unwrap_or_default());
+        recorder.relocate(&a.path);
     }
     let prepared = match prepared {
         Ok(p) => p,
@@ -189,30 +196,52 @@ fn io_err(e: std::io::Error) -> String {
     e.to_string()
 }
 
-/// The run directory (created for new runs) and its creation time.
-fn run_location(
-    req: &RunRequest,
-    now: chrono::DateTime<Utc>,
-) -> Result<(PathBuf, chrono::DateTime<Utc>), String> {
+/// Where a run's attempts go.
+struct Place {
+    run_path: PathBuf,
+    created: chrono::DateTime<Utc>,
+    /// A new root run, invisible until its first record exists.
+    pending: Option<PendingRun>,
+}
+
+impl Place {
+    fn attempt_parent(&self) -> &std::path::Path {
+        self.pending
+            .as_ref()
+            .map_or(&self.run_path, |p| p.staging())
+    }
+}
+
+/// The run directory (staged for new root runs) and its creation time.
+fn run_location(req: &RunRequest, now: chrono::DateTime<Utc>) -> Result<Place, String> {
+    let place = |run_path, created| Place {
+        run_path,
+        created,
+        pending: None,
+    };
     if let Some(retry) = &req.retry {
-        return Ok((retry.run.path.clone(), retry.run.created));
+        return Ok(place(retry.run.path.clone(), retry.run.created));
     }
     if let Some(parent) = &req.parent {
         let path = runs::child_run_path(&parent.root_run_path, &req.run_id);
         if !req.dry {
             runs::create_private_dir_all(&path).map_err(io_err)?;
         }
-        return Ok((path, now));
+        return Ok(place(path, now));
     }
     if req.dry {
-        return Ok((PathBuf::new(), now));
+        return Ok(place(PathBuf::new(), now));
     }
-    let dir = req
+    let pending = req
         .settings
         .store
-        .create_run(&req.dag.name, &req.run_id, now)
+        .begin_run(&req.dag.name, &req.run_id, now)
         .map_err(io_err)?;
-    Ok((dir.path, dir.created))
+    Ok(Place {
+        run_path: pending.run.path.clone(),
+        created: pending.run.created,
+        pending: Some(pending),
+    })
 }
 
 fn initial_status(
@@ -364,7 +393,7 @@ impl Lifecycle<'_> {
             timed_out: steps_stop.is_cancelled() && !self.stop.is_cancelled(),
         };
         let mut state = outcome::run_state(&outcome.slots, interrupts);
-        let mut error = run_error(&outcome.slots, &dag);
+        let mut error = run_error(&outcome.slots);
         if interrupts.timed_out {
             error = format!(
                 "DAG run timed out after {}s",
@@ -461,16 +490,13 @@ impl Lifecycle<'_> {
 }
 
 /// The run-level error: the first failed step's error and the tail of its stderr.
-fn run_error(slots: &[Slot], dag: &Dag) -> String {
-    let Some((i, slot)) = slots
+fn run_error(slots: &[Slot]) -> String {
+    let Some(slot) = slots
         .iter()
-        .enumerate()
-        .find(|(_, s)| s.status.status == NodeState::Failed && !s.continued)
+        .find(|s| s.status.status == NodeState::Failed && !s.continued)
     else {
         return String::new();
     };
-    let _ = dag;
-    let _ = i;
     let mut error = slot.status.error.clone();
     let tail = stderr_tail(&slot.status.stderr, &slot.status.stdout);
     if !tail.is_empty() {
@@ -515,11 +541,11 @@ fn finish(
     })
 }
 
+/// Name/value pairs, in order.
+type Pairs = Vec<(String, String)>;
+
 /// Output variables of the record's steps, and their `outputs.json` keys.
-fn collect_outputs(
-    status: &RunStatus,
-    dag: &Dag,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn collect_outputs(status: &RunStatus, dag: &Dag) -> (Pairs, Pairs) {
     let mut outputs = Vec::new();
     let mut keys = Vec::new();
     for (node, step) in status.nodes.iter().zip(&dag.steps) {
@@ -559,5 +585,5 @@ fn write_snapshot(
         "params": params,
         "yaml": source,
     });
-    dagu_store::atomic::write_unsynced(&dir.join("dag.json"), json.to_string().as_bytes())
+    dagu_store::atomic::write(&dir.join("dag.json"), json.to_string().as_bytes())
 }

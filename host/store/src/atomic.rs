@@ -1,6 +1,10 @@
-//! Crash-safe file writes: write a temporary file beside the target, fsync, rename.
+//! Crash-safe file replacement: write a temporary file beside the target, then rename.
+//!
+//! Readers see either the old or the new content, never a torn file, even when this
+//! process is killed mid-write. Durability against power loss is the journal's job: the
+//! files written here can be rebuilt from it.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -8,19 +12,8 @@ use std::path::Path;
 /// Mode of run files (owner read/write only).
 pub const FILE_MODE: u32 = 0o600;
 
-/// Replaces `path` with `bytes` so that readers see either the old or the new content,
-/// and the new content survives a power loss (file and directory fsynced).
+/// Replaces `path` with `bytes` atomically.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace(path, bytes, true)
-}
-
-/// Like [`write`] but without fsync: atomic against crashes of this process, not
-/// against power loss. For files that are rewritten or re-derivable.
-pub fn write_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace(path, bytes, false)
-}
-
-fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -35,19 +28,10 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
             .mode(FILE_MODE)
             .open(&tmp)?;
         file.write_all(bytes)?;
-        if durable {
-            file.sync_data()?;
-        }
     }
     fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
-    })?;
-    if durable { sync_dir(dir) } else { Ok(()) }
-}
-
-/// Flushes a directory entry change (a rename or create) to disk.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    })
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //! While a run is active its owner appends one small event per change to
 //! `events.jsonl` (a single `write` per line with `O_APPEND`, so a killed process leaves
 //! a readable prefix; the page cache outlives the process, so no fsync is needed for
-//! that). The record is the fold of those events. When the attempt ends, the folded
-//! record is written to `status.jsonl` as one line, atomically and fsynced (file and
-//! directory); readers prefer it.
+//! that). The record is the fold of those events. When the attempt ends, the journal is
+//! fsynced and the folded record written to `status.jsonl` as one line, atomically;
+//! readers prefer it and fall back to the journal.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -132,6 +132,11 @@ impl Recorder {
         &self.dir
     }
 
+    /// Follows the attempt directory after it was moved (the open journal stays valid).
+    pub fn relocate(&mut self, dir: &Path) {
+        self.dir = dir.to_path_buf();
+    }
+
     /// Applies an event and appends it to the journal.
     pub fn record(&mut self, event: Event) -> io::Result<()> {
         if let Some(file) = &mut self.file {
@@ -167,7 +172,7 @@ impl Recorder {
             },
             "outputs": map,
         });
-        atomic::write_unsynced(&self.dir.join(OUTPUTS_FILE), json.to_string().as_bytes())
+        atomic::write(&self.dir.join(OUTPUTS_FILE), json.to_string().as_bytes())
     }
 
     /// Records a step update.
@@ -207,11 +212,14 @@ impl Recorder {
         })
     }
 
-    /// Ends the attempt: flushes the journal and writes the final one-line record.
+    /// Ends the attempt: makes the journal durable (the one fsync of a run) and writes the
+    /// folded record as the one-line `status.jsonl` (atomic rename; if that file is ever
+    /// lost or empty, readers fold the journal instead).
     pub fn close(self) -> io::Result<RunStatus> {
-        if self.file.is_none() {
+        let Some(file) = &self.file else {
             return Ok(self.status);
-        }
+        };
+        file.sync_data()?;
         let mut line = serde_json::to_vec(&self.status).map_err(io::Error::other)?;
         line.push(b'\n');
         atomic::write(&self.dir.join(STATUS_FILE), &line)?;

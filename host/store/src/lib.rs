@@ -12,5 +12,5 @@ pub mod status;
 
 pub use journal::Recorder;
 pub use layout::Dirs;
-pub use runs::{AttemptDir, RunDir, Store};
+pub use runs::{AttemptDir, PendingRun, RunDir, Store};
 pub use status::{ChildRun, NodeState, NodeStatus, RunRef, RunState, RunStatus};

@@ -27,6 +27,27 @@ pub struct AttemptDir {
     pub created: DateTime<Utc>,
 }
 
+/// A root run whose directory is not visible yet.
+#[derive(Debug)]
+pub struct PendingRun {
+    staging: PathBuf,
+    /// Where the run will be once published.
+    pub run: RunDir,
+}
+
+impl PendingRun {
+    /// The directory to create the first attempt in until the run is published.
+    pub fn staging(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Moves the run into place (one atomic rename).
+    pub fn publish(self) -> io::Result<RunDir> {
+        fs::rename(&self.staging, &self.run.path)?;
+        Ok(self.run)
+    }
+}
+
 /// The run store (file backend).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -39,26 +60,32 @@ impl Store {
         Store { dirs }
     }
 
-    /// Creates the directory of a new root run; fails if the id is taken for this DAG.
-    pub fn create_run(
+    /// Starts creating a new root run: a hidden staging directory that readers ignore
+    /// until [`PendingRun::publish`] renames it into place, so a crash before the first
+    /// record is written leaves no half-made run. Fails if the id is taken for this DAG.
+    pub fn begin_run(
         &self,
         dag: &str,
         run_id: &str,
         created: DateTime<Utc>,
-    ) -> io::Result<RunDir> {
+    ) -> io::Result<PendingRun> {
         if self.find_run(dag, run_id)?.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!("dag-run ID {run_id} already exists for DAG {dag}"),
             ));
         }
-        let path =
-            layout::day_dir(&self.dirs, dag, created).join(layout::run_dir_name(created, run_id));
-        create_private_dir_all(&path)?;
-        Ok(RunDir {
-            path,
-            run_id: run_id.to_string(),
-            created,
+        let day = layout::day_dir(&self.dirs, dag, created);
+        let name = layout::run_dir_name(created, run_id);
+        let staging = day.join(format!(".{name}.{}.creating", std::process::id()));
+        create_private_dir_all(&staging)?;
+        Ok(PendingRun {
+            staging,
+            run: RunDir {
+                path: day.join(name),
+                run_id: run_id.to_string(),
+                created,
+            },
         })
     }
 
@@ -231,14 +258,19 @@ mod tests {
         let s = store(tmp.path());
         let t1 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let t2 = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
-        s.create_run("d", "a", t1).unwrap();
-        s.create_run("d", "b", t2).unwrap();
+        s.begin_run("d", "a", t1).unwrap().publish().unwrap();
+        let pending = s.begin_run("d", "b", t2).unwrap();
+        assert!(
+            s.find_run("d", "b").unwrap().is_none(),
+            "a pending run is invisible"
+        );
+        pending.publish().unwrap();
         let runs = s.list_runs("d").unwrap();
         assert_eq!(
             runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
             ["b", "a"]
         );
-        let err = s.create_run("d", "a", t2).unwrap_err();
+        let err = s.begin_run("d", "a", t2).unwrap_err();
         assert!(err.to_string().contains("already exists"));
         let a = s.find_run("d", "a").unwrap().unwrap();
         s.delete_run("d", &a).unwrap();

@@ -69,7 +69,7 @@ pub fn history(
             rows.push(status);
         }
     }
-    rows.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.created_at));
     rows.truncate(limit.min(1000));
     if format == "json" {
         println!("{}", serde_json::to_string_pretty(&rows)?);

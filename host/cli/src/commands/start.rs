@@ -90,10 +90,10 @@ pub fn retry(ctx: &Ctx, dag: &str, run_id: &str, step: Option<&str>) -> Result<u
     let loaded = snapshot(ctx, &run.path).or_else(|_| ctx.load(dag, None))?;
     let file = Arc::new(loaded.file);
     let main = file.main().clone();
-    if let Some(s) = step {
-        if !main.steps.iter().any(|x| x.name == s) {
-            bail!("step \"{s}\" not found in DAG {}", main.name);
-        }
+    if let Some(s) = step
+        && !main.steps.iter().any(|x| x.name == s)
+    {
+        bail!("step \"{s}\" not found in DAG {}", main.name);
     }
     let params = previous_params(&previous)?;
     let settings = ctx.settings();

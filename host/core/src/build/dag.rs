@@ -164,10 +164,10 @@ fn read_execution(root: &Obj, dag: &mut Dag, errors: &mut Errors) {
         }
     }
     let mut set_secs = |key: &str, slot: &mut Option<std::time::Duration>| {
-        if let Some(f) = root.get(errors, key) {
-            if let Some(d) = seconds(&f, errors).filter(|d| !d.is_zero()) {
-                *slot = Some(d);
-            }
+        if let Some(f) = root.get(errors, key)
+            && let Some(d) = seconds(&f, errors).filter(|d| !d.is_zero())
+        {
+            *slot = Some(d);
         }
     };
     set_secs("timeout_sec", &mut dag.timeout);
@@ -237,10 +237,9 @@ fn read_data(root: &Obj, dag: &mut Dag, errors: &mut Errors) {
     if let Some(n) = root
         .get(errors, "hist_retention_days")
         .and_then(|f| integer(&f, errors))
+        && n != 0
     {
-        if n != 0 {
-            dag.hist_retention_days = Some(n);
-        }
+        dag.hist_retention_days = Some(n);
     }
     match root
         .get(errors, "max_output_size")

@@ -81,12 +81,12 @@ pub fn build(
 }
 
 fn read_identity(obj: &Obj, built: &mut BuiltStep, errors: &mut Errors) {
-    if let Some(f) = obj.get(errors, "name") {
-        if let Some(name) = text(&f, errors) {
-            built.step.name = name.trim().to_string();
-            built.named = !built.step.name.is_empty();
-            built.name_pos = f.node.pos;
-        }
+    if let Some(f) = obj.get(errors, "name")
+        && let Some(name) = text(&f, errors)
+    {
+        built.step.name = name.trim().to_string();
+        built.named = !built.step.name.is_empty();
+        built.name_pos = f.node.pos;
     }
     if let Some(f) = obj.get(errors, "id") {
         built.step.id = text(&f, errors);
@@ -253,14 +253,14 @@ fn read_io(obj: &Obj, step: &mut Step, errors: &mut Errors) {
     step.stdout = obj.get(errors, "stdout").and_then(|f| text(&f, errors));
     let stderr = obj.get(errors, "stderr");
     step.stderr = stderr.as_ref().and_then(|f| text(f, errors));
-    if let (Some(out), Some(err), Some(f)) = (&step.stdout, &step.stderr, &stderr) {
-        if out == err {
-            errors.push(
-                f.node.pos,
-                &f.path,
-                "stdout and stderr point to the same file; use 'logOutput: merged' instead",
-            );
-        }
+    if let (Some(out), Some(err), Some(f)) = (&step.stdout, &step.stderr, &stderr)
+        && out == err
+    {
+        errors.push(
+            f.node.pos,
+            &f.path,
+            "stdout and stderr point to the same file; use 'logOutput: merged' instead",
+        );
     }
     if let Some(f) = obj.get(errors, "log_output") {
         step.log_output = log_output(&f, errors);
@@ -321,19 +321,19 @@ fn read_control(obj: &Obj, built: &mut BuiltStep, errors: &mut Errors) {
             step.preconditions.extend(conditions(&f, errors));
         }
     }
-    if let Some(f) = obj.get(errors, "signal_on_stop") {
-        if let Some(sig) = text(&f, errors) {
-            let upper = sig.trim().to_ascii_uppercase();
-            let full = if upper.starts_with("SIG") {
-                upper
-            } else {
-                format!("SIG{upper}")
-            };
-            if SIGNALS.contains(&full.as_str()) {
-                step.signal_on_stop = Some(full);
-            } else {
-                errors.push(f.node.pos, &f.path, format!("invalid signal: {sig}"));
-            }
+    if let Some(f) = obj.get(errors, "signal_on_stop")
+        && let Some(sig) = text(&f, errors)
+    {
+        let upper = sig.trim().to_ascii_uppercase();
+        let full = if upper.starts_with("SIG") {
+            upper
+        } else {
+            format!("SIG{upper}")
+        };
+        if SIGNALS.contains(&full.as_str()) {
+            step.signal_on_stop = Some(full);
+        } else {
+            errors.push(f.node.pos, &f.path, format!("invalid signal: {sig}"));
         }
     }
     if let Some(f) = obj.get(errors, "timeout_sec") {
