@@ -29,20 +29,24 @@ pub struct Placed {
 
 /// Names, checks and connects the steps. `chain` adds the implicit edges of chain mode.
 pub fn wire(mut placed: Vec<Placed>, chain: bool, errors: &mut Errors) -> Vec<Step> {
+    let before = errors.len();
     assign_names(&mut placed, errors);
+    let names_unique = errors.len() == before;
     check_ids(&placed, errors);
     resolve_depends(&mut placed, chain, errors);
+    // Where each step's `depends` is written (the step itself when it has none).
     let positions: HashMap<String, (crate::yaml::Pos, String)> = placed
         .iter()
         .map(|p| {
-            (
-                p.built.step.name.clone(),
-                (p.built.pos, p.built.path.clone()),
-            )
+            let b = &p.built;
+            let first_dep = b.depends.as_ref().and_then(|d| d.first());
+            let pos = first_dep.map_or(b.pos, |(_, pos)| *pos);
+            (b.step.name.clone(), (pos, b.path.clone()))
         })
         .collect();
     let steps: Vec<Step> = placed.into_iter().map(|p| p.built.step).collect();
-    if let Some(cycle) = find_cycle(&steps) {
+    // With duplicate names the graph is ambiguous; the name errors say enough.
+    if let Some(cycle) = find_cycle(&steps).filter(|_| names_unique) {
         let (pos, path) = positions[&cycle[0]].clone();
         errors.push(
             pos,

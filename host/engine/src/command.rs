@@ -226,6 +226,19 @@ fn open_logs(input: &StepInput, append: bool) -> std::io::Result<(File, File)> {
     Ok((out, err))
 }
 
+/// How many lines of stderr a failure message carries.
+const STDERR_TAIL_LINES: usize = 10;
+
+/// The last lines of the step's stderr (nothing when stderr is merged into stdout).
+fn stderr_tail(input: &StepInput) -> String {
+    if input.stderr_log == input.stdout_log {
+        return String::new();
+    }
+    let text = std::fs::read_to_string(&input.stderr_log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n")
+}
+
 fn outcome(input: &StepInput, exit: Exit) -> StepOutput {
     let error = match (exit.interrupted, exit.signal) {
         (Some(Interruption::TimedOut), _) => Some(format!(
@@ -237,10 +250,18 @@ fn outcome(input: &StepInput, exit: Exit) -> StepOutput {
         (Some(Interruption::Stopped), None) if exit.code != 0 => {
             Some(format!("exit status {}", exit.code))
         }
-        (_, None) if exit.code != 0 => Some(format!(
-            "failed to execute step \"{}\": exit status {}",
-            input.step.name, exit.code
-        )),
+        (_, None) if exit.code != 0 => {
+            let mut error = format!(
+                "failed to execute step \"{}\": exit status {}",
+                input.step.name, exit.code
+            );
+            let tail = stderr_tail(input);
+            if !tail.is_empty() {
+                error.push_str("\nrecent stderr (tail):\n");
+                error.push_str(&tail);
+            }
+            Some(error)
+        }
         _ => None,
     };
     StepOutput {

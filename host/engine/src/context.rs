@@ -46,6 +46,8 @@ pub struct RunShared {
     pub log_dir: PathBuf,
     /// The run-level log file.
     pub run_log_file: PathBuf,
+    /// Writer of the run-level log.
+    pub run_log: crate::runlog::RunLog,
     /// The environment every step's process starts from.
     pub env: Vars,
     /// `env` over the whole host environment: what expansion may read.

@@ -116,14 +116,7 @@ pub fn prepare(
     }
     env.extend(&extra);
     lookup.extend(&extra);
-    let params_list = params_in
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let name = p.name.clone().unwrap_or_else(|| (i + 1).to_string());
-            format!("{name}={}", params.get(&name).unwrap_or_default())
-        })
-        .collect();
+    let params_list = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     Ok(RunEnv {
         env,
         lookup,

@@ -9,6 +9,7 @@ pub mod node;
 pub mod outcome;
 pub mod process;
 pub mod run;
+pub mod runlog;
 pub mod runner;
 pub mod subdag;
 

@@ -19,6 +19,7 @@ use crate::env;
 use crate::executor::{BoxFuture, Executors};
 use crate::node::{self, NodeJob};
 use crate::outcome::{self, Interrupts};
+use crate::runlog::RunLog;
 use crate::runner::{self, Slot};
 
 /// A sub-run's place under its root run.
@@ -159,6 +160,19 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
     env.extend(&specials);
     let mut lookup = prepared.lookup;
     lookup.extend(&specials);
+    let run_log = if req.dry {
+        RunLog::default()
+    } else {
+        RunLog::open(&run_log_file).map_err(io_err)?
+    };
+    run_log.event(
+        "DAG run started",
+        &[
+            ("dag", &dag.name),
+            ("run-id", &req.run_id),
+            ("attempt-id", &attempt_id),
+        ],
+    );
     let shared = Arc::new(RunShared {
         settings: req.settings.clone(),
         executors: req.executors.clone(),
@@ -174,6 +188,7 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
         dag_dir,
         log_dir,
         run_log_file,
+        run_log,
         env,
         lookup,
         params: prepared.params,
@@ -189,6 +204,9 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
         stop: &req.stop,
     };
     let (state, error) = lifecycle.run(&mut recorder, slots_for(&req)).await;
+    shared
+        .run_log
+        .event("DAG run finished", &[("status", state.label())]);
     finish(recorder, state, error, &started, &dag)
 }
 
@@ -489,30 +507,13 @@ impl Lifecycle<'_> {
     }
 }
 
-/// The run-level error: the first failed step's error and the tail of its stderr.
+/// The run-level error: the first failed step's error (which carries its stderr tail).
 fn run_error(slots: &[Slot]) -> String {
-    let Some(slot) = slots
+    slots
         .iter()
         .find(|s| s.status.status == NodeState::Failed && !s.continued)
-    else {
-        return String::new();
-    };
-    let mut error = slot.status.error.clone();
-    let tail = stderr_tail(&slot.status.stderr, &slot.status.stdout);
-    if !tail.is_empty() {
-        error.push_str("\nrecent stderr (tail):\n");
-        error.push_str(&tail);
-    }
-    error
-}
-
-fn stderr_tail(stderr: &str, stdout: &str) -> String {
-    if stderr.is_empty() || stderr == stdout {
-        return String::new();
-    }
-    let text = std::fs::read_to_string(stderr).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(10)..].join("\n")
+        .map(|s| s.status.error.clone())
+        .unwrap_or_default()
 }
 
 /// Records the final state, writes `outputs.json`, and closes the journal.

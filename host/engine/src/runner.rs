@@ -149,6 +149,13 @@ pub async fn run_steps(
             }
             Msg::Done(i, done) => {
                 running -= 1;
+                run.run_log.event(
+                    "Step finished",
+                    &[
+                        ("step", &steps[i].name),
+                        ("status", done.node.status.label()),
+                    ],
+                );
                 slots[i] = Slot {
                     status: done.node.clone(),
                     continued: done.continued,
