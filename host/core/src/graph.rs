@@ -221,3 +221,72 @@ pub fn find_cycle(steps: &[Step]) -> Option<Vec<String>> {
             .find(|&j| indegree[j] > 0)?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::load::{LoadOptions, load_str};
+    use std::path::Path;
+
+    fn steps(yaml: &str) -> Vec<(String, Vec<String>)> {
+        let file = load_str(yaml, Path::new("t.yaml"), &LoadOptions::default()).expect("loads");
+        file.main()
+            .steps
+            .iter()
+            .map(|s| (s.name.clone(), s.depends.clone()))
+            .collect()
+    }
+
+    fn errors(yaml: &str) -> Vec<String> {
+        let err =
+            load_str(yaml, Path::new("t.yaml"), &LoadOptions::default()).expect_err("rejected");
+        err.0.iter().map(|e| e.message.clone()).collect()
+    }
+
+    #[test]
+    fn chain_mode_links_each_item_to_the_previous_group() {
+        let got = steps("steps:\n  - echo a\n  - - echo b\n    - echo c\n  - echo d\n");
+        let want = [
+            ("cmd_1", vec![]),
+            ("cmd_2", vec!["cmd_1"]),
+            ("cmd_3", vec!["cmd_1"]),
+            ("cmd_4", vec!["cmd_2", "cmd_3"]),
+        ];
+        let want: Vec<(String, Vec<String>)> = want
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.iter().map(|s| s.to_string()).collect()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn empty_depends_opts_out_of_the_chain_and_ids_resolve_to_names() {
+        let got = steps(
+            "steps:\n  - name: a\n    id: first\n    command: x\n  - name: b\n    depends: []\n    command: x\n  - name: c\n    depends: first\n    command: x\n",
+        );
+        assert_eq!(got[1].1, Vec::<String>::new());
+        assert_eq!(got[2].1, vec!["b".to_string(), "a".to_string()]);
+    }
+
+    #[test]
+    fn cycles_are_named_in_order() {
+        let errs = errors(
+            "type: graph\nsteps:\n  - name: a\n    command: x\n    depends: c\n  - name: b\n    command: x\n    depends: a\n  - name: c\n    command: x\n    depends: b\n",
+        );
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("dependency cycle: "), "{errs:?}");
+        for name in ["a", "b", "c"] {
+            assert!(errs[0].contains(name));
+        }
+    }
+
+    #[test]
+    fn generated_names_skip_taken_ones_and_ids_are_checked() {
+        let got = steps("type: graph\nsteps:\n  - - echo a\n    - echo b\n");
+        assert_eq!(
+            got.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+            ["cmd_1", "cmd_2"]
+        );
+        let errs = errors("steps:\n  - name: a\n    id: env\n    command: x\n");
+        assert!(errs[0].contains("reserved"), "{errs:?}");
+    }
+}

@@ -160,16 +160,22 @@ mod tests {
 
     #[tokio::test]
     async fn a_process_ignoring_the_stop_signal_is_killed_after_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready");
+        let script = format!(
+            "trap '' TERM; touch {}; while :; do sleep 0.05; done",
+            ready.display()
+        );
         let stop = CancellationToken::new();
-        stop.cancel();
-        let exit = run(
-            sh("trap '' TERM; while :; do sleep 0.05; done"),
-            &stop,
-            None,
-            POLICY,
-        )
-        .await
-        .unwrap();
+        let trigger = stop.clone();
+        // Stop only once the trap is installed, so the test is about the escalation.
+        tokio::spawn(async move {
+            while !ready.exists() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            trigger.cancel();
+        });
+        let exit = run(sh(&script), &stop, None, POLICY).await.unwrap();
         assert_eq!(exit.signal, Some(libc::SIGKILL));
         assert_eq!(exit.interrupted, Some(Interruption::Stopped));
     }

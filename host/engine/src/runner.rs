@@ -270,3 +270,32 @@ fn spawn_step(
         let _ = tx.send(Msg::Done(i, done));
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(name: &str, depends: &[&str]) -> Step {
+        Step {
+            name: name.into(),
+            depends: depends.iter().map(|d| d.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ancestors_are_transitive_and_exclude_unrelated_steps() {
+        let steps = [
+            step("a", &[]),
+            step("b", &["a"]),
+            step("x", &[]),
+            step("c", &["b", "x"]),
+            step("d", &[]),
+        ];
+        let g = Graph::new(&steps);
+        assert_eq!(g.ancestors[3], vec![0, 1, 2]);
+        assert_eq!(g.ancestors[1], vec![0]);
+        assert!(g.ancestors[4].is_empty());
+        assert_eq!(g.dependents[0], vec![1]);
+    }
+}
