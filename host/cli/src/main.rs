@@ -26,6 +26,18 @@ struct Cli {
     command: Command,
 }
 
+/// What `start` and `dry` take: flags, the DAG, and params after `--`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub flags: RunFlags,
+    /// DAG file or name.
+    pub dag: String,
+    /// Parameters after `--`.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
 /// Flags shared by the commands that start a run.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunFlags {
@@ -46,23 +58,9 @@ pub struct RunFlags {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a DAG in the foreground.
-    Start {
-        #[command(flatten)]
-        flags: RunFlags,
-        /// DAG file or name.
-        dag: String,
-        /// Parameters after `--`.
-        #[arg(last = true)]
-        args: Vec<String>,
-    },
+    Start(RunArgs),
     /// Show what a run would do, without running anything.
-    Dry {
-        #[command(flatten)]
-        flags: RunFlags,
-        dag: String,
-        #[arg(last = true)]
-        args: Vec<String>,
-    },
+    Dry(RunArgs),
     /// Check a DAG file and report every problem.
     Validate { dag: String },
     /// Show the latest (or a given) run of a DAG.
@@ -125,27 +123,7 @@ enum Command {
         dag: String,
     },
     /// Run one command as a one-step DAG.
-    Exec {
-        #[arg(short = 'N', long)]
-        name: Option<String>,
-        #[arg(short = 'r', long)]
-        run_id: Option<String>,
-        /// Environment variable KEY=VALUE (repeatable).
-        #[arg(short = 'E', long = "env")]
-        env: Vec<String>,
-        /// dotenv file (repeatable).
-        #[arg(long)]
-        dotenv: Vec<String>,
-        /// Working directory.
-        #[arg(long)]
-        workdir: Option<PathBuf>,
-        /// Shell to run the command with.
-        #[arg(long)]
-        shell: Option<String>,
-        /// The command and its arguments, after `--`.
-        #[arg(last = true, required = true)]
-        command: Vec<String>,
-    },
+    Exec(commands::start::ExecSpec),
     /// Print the version.
     Version,
 }
@@ -154,15 +132,10 @@ fn main() -> ExitCode {
     // Most commands load a DAG; compile its schema while the arguments and file are read.
     std::thread::spawn(dagu_core::schema::warm_up);
     let cli = Cli::parse();
-    let ctx = commands::Ctx::new(cli.dagu_home.as_deref(), cli.quiet);
-    let _ = cli.config;
+    let ctx = commands::Ctx::new(cli.dagu_home.as_deref(), cli.config.as_deref(), cli.quiet);
     let code = match cli.command {
-        Command::Start { flags, dag, args } => {
-            commands::start::start(&ctx, &flags, &dag, &args, false)
-        }
-        Command::Dry { flags, dag, args } => {
-            commands::start::start(&ctx, &flags, &dag, &args, true)
-        }
+        Command::Start(run) => commands::start::start(&ctx, &run, false),
+        Command::Dry(run) => commands::start::start(&ctx, &run, true),
         Command::Validate { dag } => commands::validate::validate(&ctx, &dag),
         Command::Status { run_id, json, dag } => {
             commands::inspect::status(&ctx, &dag, run_id.as_deref(), json)
@@ -192,26 +165,7 @@ fn main() -> ExitCode {
             yes,
             dag,
         } => commands::manage::cleanup(&ctx, &dag, retention_days, dry_run, yes),
-        Command::Exec {
-            name,
-            run_id,
-            env,
-            dotenv,
-            workdir,
-            shell,
-            command,
-        } => {
-            let spec = commands::start::ExecSpec {
-                name,
-                run_id,
-                env,
-                dotenv,
-                workdir,
-                shell,
-                command,
-            };
-            commands::start::exec(&ctx, &spec)
-        }
+        Command::Exec(spec) => commands::start::exec(&ctx, &spec),
         Command::Version => {
             println!("{}", env!("CARGO_PKG_VERSION"));
             Ok(0)

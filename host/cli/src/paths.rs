@@ -15,8 +15,8 @@ pub struct Paths {
 
 impl Paths {
     /// Resolves from `--dagu-home`, then `DAGU_HOME`, then a legacy `~/.dagu`, then XDG;
-    /// `DAGU_*_DIR` variables override single directories.
-    pub fn resolve(home_flag: Option<&Path>) -> Paths {
+    /// the config file's `paths` and then `DAGU_*_DIR` variables override single directories.
+    pub fn resolve(home_flag: Option<&Path>, config_flag: Option<&Path>) -> Paths {
         let env = |k: &str| {
             std::env::var_os(k)
                 .filter(|v| !v.is_empty())
@@ -57,6 +57,8 @@ impl Paths {
                 }
             }
         };
+        let config_file = config_flag.map_or_else(|| paths.home.join("config.yaml"), absolute);
+        paths.apply_config(&config_file);
         if let Some(d) = env("DAGU_DAGS_DIR").or_else(|| env("DAGU_DAGS")) {
             paths.dags = absolute(&d);
         }
@@ -70,6 +72,52 @@ impl Paths {
             paths.base_config = absolute(&d);
         }
         paths
+    }
+
+    /// Applies the `paths` section of a config file (config.md §3), in either key
+    /// spelling; a missing or unreadable file changes nothing.
+    fn apply_config(&mut self, file: &Path) {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            return;
+        };
+        let Ok(docs) = dagu_core::yaml::parse_documents(&text) else {
+            return;
+        };
+        let Some(config) = docs.into_iter().flatten().next().map(|d| d.to_json()) else {
+            return;
+        };
+        let lookup = |keys: &[&str]| {
+            keys.iter().find_map(|k| {
+                let mut v = &config;
+                for part in k.split('.') {
+                    v = v.get(part)?;
+                }
+                v.as_str().map(|s| absolute(Path::new(s)))
+            })
+        };
+        let slots = [
+            (
+                &mut self.dags,
+                &["paths.dagsDir", "paths.dags_dir", "dagsDir", "dags"][..],
+            ),
+            (
+                &mut self.data,
+                &["paths.dataDir", "paths.data_dir", "dataDir"][..],
+            ),
+            (
+                &mut self.logs,
+                &["paths.logDir", "paths.log_dir", "logDir"][..],
+            ),
+            (
+                &mut self.base_config,
+                &["paths.baseConfig", "paths.base_config", "baseConfig"][..],
+            ),
+        ];
+        for (slot, keys) in slots {
+            if let Some(p) = lookup(keys) {
+                *slot = p;
+            }
+        }
     }
 
     /// Run records live here.
@@ -116,6 +164,21 @@ pub fn resolve_dag(arg: &str, dags: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_file_paths_override_the_layout_in_either_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.yaml");
+        std::fs::write(
+            &config,
+            "paths:\n  dagsDir: /srv/dags\n  log_dir: /srv/logs\n",
+        )
+        .unwrap();
+        let paths = Paths::resolve(Some(dir.path()), Some(&config));
+        assert_eq!(paths.dags, PathBuf::from("/srv/dags"));
+        assert_eq!(paths.logs, PathBuf::from("/srv/logs"));
+        assert_eq!(paths.data, dir.path().join("data"));
+    }
 
     #[test]
     fn names_resolve_into_the_dags_dir() {

@@ -32,9 +32,9 @@ pub struct Loaded {
 
 impl Ctx {
     /// Resolves the directories for this call.
-    pub fn new(home_flag: Option<&Path>, quiet: bool) -> Ctx {
+    pub fn new(home_flag: Option<&Path>, config_flag: Option<&Path>, quiet: bool) -> Ctx {
         Ctx {
-            paths: Paths::resolve(home_flag),
+            paths: Paths::resolve(home_flag, config_flag),
             quiet,
         }
     }

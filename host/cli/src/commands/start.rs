@@ -9,12 +9,13 @@ use dagu_eval::params::Param;
 use regex::Regex;
 
 use super::{Ctx, Loaded, execute, executors};
-use crate::RunFlags;
+use crate::RunArgs;
 
 static RUN_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]{1,63}$").unwrap());
 
 /// `dagu start` / `dagu dry`.
-pub fn start(ctx: &Ctx, flags: &RunFlags, dag: &str, args: &[String], dry: bool) -> Result<u8> {
+pub fn start(ctx: &Ctx, run: &RunArgs, dry: bool) -> Result<u8> {
+    let (flags, dag, args) = (&run.flags, run.dag.as_str(), &run.args);
     let loaded = ctx.load(dag, flags.name.clone())?;
     let params = cli_params(flags.params.as_deref(), args)?;
     let run_id = new_run_id(flags.run_id.as_deref())?;
@@ -181,13 +182,28 @@ pub fn restart(ctx: &Ctx, dag: &str, run_id: Option<&str>) -> Result<u8> {
 }
 
 /// What `dagu exec` runs.
+#[derive(clap::Args, Debug)]
 pub struct ExecSpec {
+    /// Name of the one-step DAG (default `exec-<command>`).
+    #[arg(short = 'N', long)]
     pub name: Option<String>,
+    /// Run ID to use.
+    #[arg(short = 'r', long)]
     pub run_id: Option<String>,
+    /// Environment variable KEY=VALUE (repeatable).
+    #[arg(short = 'E', long = "env")]
     pub env: Vec<String>,
+    /// dotenv file (repeatable).
+    #[arg(long)]
     pub dotenv: Vec<String>,
+    /// Working directory.
+    #[arg(long)]
     pub workdir: Option<PathBuf>,
+    /// Shell to run the command with.
+    #[arg(long)]
     pub shell: Option<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
     pub command: Vec<String>,
 }
 
