@@ -131,7 +131,14 @@ enum Command {
 fn main() -> ExitCode {
     // Most commands load a DAG; compile its schema while the arguments and file are read.
     std::thread::spawn(dagu_core::schema::warm_up);
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every other error; help goes to stdout with 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::from(e.use_stderr()));
+        }
+    };
     let ctx = commands::Ctx::new(cli.dagu_home.as_deref(), cli.config.as_deref(), cli.quiet);
     let code = match cli.command {
         Command::Start(run) => commands::start::start(&ctx, &run, false),

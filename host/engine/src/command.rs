@@ -247,9 +247,9 @@ fn outcome(input: &StepInput, exit: Exit) -> StepOutput {
             input.timeout.map_or(0, |t| t.as_secs())
         )),
         (_, Some(sig)) => Some(format!("signal: {}", process::signal_description(sig))),
-        (Some(Interruption::Stopped), None) if exit.code != 0 => {
-            Some(format!("exit status {}", exit.code))
-        }
+        // Stopped on request: aborted, even when the step exited cleanly on the signal.
+        (Some(Interruption::Stopped), None) if exit.code == 0 => Some("stopped on request".into()),
+        (Some(Interruption::Stopped), None) => Some(format!("exit status {}", exit.code)),
         (_, None) if exit.code != 0 => {
             let mut error = format!(
                 "failed to execute step \"{}\": exit status {}",

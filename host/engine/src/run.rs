@@ -126,7 +126,8 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
         },
         |p| p.root.clone(),
     );
-    let mut status = initial_status(&req, &root, &attempt_id, now);
+    let slots = slots_for(&req);
+    let mut status = initial_status(&req, &root, &attempt_id, now, &slots);
     status.log = run_log_file.to_string_lossy().into_owned();
     if let Ok(p) = &prepared {
         status.params = p.params_list.join(" ");
@@ -199,11 +200,13 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
         .run(RunState::Running, &started, "", "")
         .map_err(io_err)?;
 
+    let only_step = req.retry.as_ref().and_then(|r| r.only_step.as_ref());
     let lifecycle = Lifecycle {
         shared: &shared,
         stop: &req.stop,
+        only_step: only_step.and_then(|name| dag.steps.iter().position(|s| s.name == *name)),
     };
-    let (state, error) = lifecycle.run(&mut recorder, slots_for(&req)).await;
+    let (state, error) = lifecycle.run(&mut recorder, slots).await;
     shared
         .run_log
         .event("DAG run finished", &[("status", state.label())]);
@@ -267,6 +270,7 @@ fn initial_status(
     root: &RunRef,
     attempt_id: &str,
     now: chrono::DateTime<Utc>,
+    slots: &[Slot],
 ) -> RunStatus {
     let pid = std::process::id();
     RunStatus {
@@ -279,13 +283,15 @@ fn initial_status(
         worker_id: "local".into(),
         pid,
         pid_start: liveness::process_start_time(pid),
+        // Steps a retry keeps start with their earlier record.
         nodes: req
             .dag
             .steps
             .iter()
-            .map(|s| NodeStatus {
+            .zip(slots)
+            .map(|(s, slot)| NodeStatus {
                 step: Some(step_json(s)),
-                ..Default::default()
+                ..slot.status.clone()
             })
             .collect(),
         created_at: now.timestamp_millis(),
@@ -368,6 +374,8 @@ fn slots_for(req: &RunRequest) -> Vec<Slot> {
 struct Lifecycle<'a> {
     shared: &'a Arc<RunShared>,
     stop: &'a CancellationToken,
+    /// `retry --step`: the run's status follows this step alone.
+    only_step: Option<usize>,
 }
 
 impl Lifecycle<'_> {
@@ -410,7 +418,11 @@ impl Lifecycle<'_> {
             stopped: steps_stop.is_cancelled(),
             timed_out: steps_stop.is_cancelled() && !self.stop.is_cancelled(),
         };
-        let mut state = outcome::run_state(&outcome.slots, interrupts);
+        let counted = match self.only_step {
+            Some(i) => &outcome.slots[i..=i],
+            None => &outcome.slots[..],
+        };
+        let mut state = outcome::run_state(counted, interrupts);
         let mut error = run_error(&outcome.slots);
         if interrupts.timed_out {
             error = format!(

@@ -162,8 +162,11 @@ pub async fn run_steps(
                     output: done.output,
                 };
                 let _ = recorder.node(i, done.node);
-                for &d in &graph.dependents[i] {
-                    settle(d, &graph, &mut slots, &mut ready, recorder);
+                // Once the run is stopping, steps that have not started stay not started.
+                if !stop.is_cancelled() {
+                    for &d in &graph.dependents[i] {
+                        settle(d, &graph, &mut slots, &mut ready, recorder);
+                    }
                 }
             }
         }

@@ -18,10 +18,14 @@ pub struct SubDagExecutor;
 impl StepExecutor for SubDagExecutor {
     fn run<'a>(&'a self, input: &'a StepInput) -> BoxFuture<'a, StepOutput> {
         Box::pin(async move {
-            match run_call(input).await {
-                Ok(out) => out,
-                Err(e) => StepOutput::failed(1, e),
+            let mut out = run_call(input)
+                .await
+                .unwrap_or_else(|e| StepOutput::failed(1, e));
+            // A sub-run that ended because the run is stopping makes this step aborted.
+            if out.error.is_some() && input.stop.is_cancelled() {
+                out.interrupted = Some(crate::process::Interruption::Stopped);
             }
+            out
         })
     }
 }

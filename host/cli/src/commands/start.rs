@@ -162,9 +162,8 @@ fn previous_params(status: &dagu_store::RunStatus) -> Result<Option<Vec<Param>>>
 
 /// `dagu restart [--run-id ID] DAG`: stop the running run, then start a new one.
 pub fn restart(ctx: &Ctx, dag: &str, run_id: Option<&str>) -> Result<u8> {
-    let loaded = ctx.load(dag, None)?;
-    let name = loaded.file.main().name.clone();
-    let (_, status) = ctx.find_run(&name, run_id)?;
+    let name = ctx.dag_name(dag);
+    let (run, status) = ctx.find_run(&name, run_id)?;
     if status.status != dagu_store::RunState::Running
         || !dagu_store::liveness::is_alive(status.pid, status.pid_start)
     {
@@ -174,6 +173,7 @@ pub fn restart(ctx: &Ctx, dag: &str, run_id: Option<&str>) -> Result<u8> {
         );
     }
     super::manage::stop_and_wait(&status)?;
+    let loaded = snapshot(ctx, &run.path).or_else(|_| ctx.load(dag, None))?;
     if let Some(wait) = loaded.file.main().restart_wait {
         std::thread::sleep(wait);
     }
