@@ -1,35 +1,8 @@
 //! The command-line surface: version, dry, status, history, exec, exit codes, quiet mode,
 //! restart and parameters.
 
-use crate::support::{Run, Sandbox, node_states, wait_for_file};
+use crate::support::{Sandbox, finish, node_states, wait_for_file};
 use serde_json::Value;
-use std::process::Child;
-use std::time::{Duration, Instant};
-
-fn explain(run: &Run) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr)
-}
-
-/// Waits (bounded) for a spawned `dagu` to exit; returns (exit code, stdout, stderr).
-fn finish(mut child: Child) -> (i32, String, String) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = std::process::Command::new("kill")
-                .args(["-s", "KILL", &format!("-{}", child.id())])
-                .status();
-            let _ = child.wait();
-            panic!("dagu did not exit within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("wait dagu");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Whether any run of `dag` is stored.
 fn has_runs(sb: &Sandbox, dag: &str) -> bool {
@@ -78,7 +51,7 @@ fn cli_dry_runs_nothing_and_stores_no_run() {
         "steps:\n  - name: toucher\n    command: touch touched\n",
     );
     let run = sb.run(&["dry", "d.yaml"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(run.stdout.contains("toucher"), "{}", run.stdout);
     assert!(!sb.exists("touched"));
     assert!(!has_runs(&sb, "d"));
@@ -90,7 +63,7 @@ fn cli_dry_of_a_failing_dag_exits_zero() {
     let sb = Sandbox::new();
     sb.write("d.yaml", FAIL);
     let run = sb.run(&["dry", "d.yaml"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(!has_runs(&sb, "d"));
 }
 
@@ -104,7 +77,7 @@ fn cli_status_tree_of_a_succeeded_run() {
     sb.write("d.yaml", OK);
     assert_eq!(sb.run(&["start", "d.yaml"]).code, 0);
     let run = sb.run(&["status", "d"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(run.stdout.contains("first-step"), "{}", run.stdout);
     assert!(run.stdout.contains("second-step"));
     assert!(run.stdout.contains("Result: Succeeded"), "{}", run.stdout);
@@ -120,7 +93,7 @@ fn cli_status_tree_of_a_failed_run() {
         run.code,
         0,
         "status of a failed run exits 0: {}",
-        explain(&run)
+        run.explain()
     );
     assert!(run.stdout.contains("bad-step"));
     assert!(run.stdout.contains("Result: Failed"), "{}", run.stdout);
@@ -155,7 +128,7 @@ fn cli_status_with_run_id_selects_that_run() {
     sb.write("d.yaml", OK);
     assert_eq!(sb.run(&["start", "--run-id", "two", "d.yaml"]).code, 0);
     let run = sb.run(&["status", "--json", "--run-id", "one", "d"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     let st: Value = serde_json::from_str(&run.stdout).expect("JSON");
     assert_eq!(st["dagRunId"], "one");
     assert_eq!(st["status"], 2);
@@ -186,7 +159,7 @@ fn cli_history_lists_runs() {
     let sb = Sandbox::new();
     history_fixture(&sb);
     let run = sb.run(&["history", "d"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(run.stdout.contains("good_run"), "{}", run.stdout);
     assert!(run.stdout.contains("bad_run"));
 }
@@ -196,7 +169,7 @@ fn cli_history_json_format() {
     let sb = Sandbox::new();
     history_fixture(&sb);
     let run = sb.run(&["history", "--format", "json", "d"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     let v: Value = serde_json::from_str(&run.stdout).expect("history JSON");
     let mut ids: Vec<String> = v
         .as_array()
@@ -213,7 +186,7 @@ fn cli_history_status_filter() {
     let sb = Sandbox::new();
     history_fixture(&sb);
     let run = sb.run(&["history", "--status", "failed", "--format", "json", "d"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     let v: Value = serde_json::from_str(&run.stdout).expect("history JSON");
     let ids: Vec<&str> = v
         .as_array()
@@ -253,7 +226,7 @@ fn cli_history_without_dag_lists_all_dags() {
 fn cli_exec_runs_command_and_records_exec_run() {
     let sb = Sandbox::new();
     let run = sb.run(&["exec", "--", "sh", "-c", "echo hi > out.txt"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("out.txt").trim(), "hi");
     let st = sb.status_json("exec-sh");
     assert_eq!(st["name"], "exec-sh");
@@ -273,11 +246,11 @@ fn cli_exec_name_override() {
         "-c",
         "echo hi > out.txt",
     ]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.status_json("custom-job")["status"], 4);
     assert_eq!(sb.run(&["status", "exec-sh"]).code, 1);
     let long = sb.run(&["exec", "--name", "long-job", "--", "true"]);
-    assert_eq!(long.code, 0, "{}", explain(&long));
+    assert_eq!(long.code, 0, "{}", long.explain());
     assert_eq!(sb.status_json("long-job")["status"], 4);
 }
 
@@ -294,7 +267,7 @@ fn cli_start_name_override() {
     let sb = Sandbox::new();
     sb.write("d.yaml", OK);
     let run = sb.run(&["start", "-N", "renamed", "d.yaml"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.status_json("renamed")["name"], "renamed");
     assert_eq!(sb.run(&["status", "d"]).code, 1);
 }
@@ -317,7 +290,7 @@ fn cli_exit_code_failed_is_one_whatever_the_step_code() {
     let sb = Sandbox::new();
     sb.write("d.yaml", FAIL);
     let run = sb.run(&["start", "d.yaml"]);
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     assert!(run.stdout.contains("Result: Failed"), "{}", run.stdout);
     assert!(run.stderr.contains("Error:"), "{}", run.stderr);
 }
@@ -330,7 +303,7 @@ fn cli_exit_code_partially_succeeded_is_one() {
         "steps:\n  - name: a\n    command: exit 2\n    continueOn: failed\n  - name: b\n    command: \"true\"\n",
     );
     let run = sb.run(&["start", "d.yaml"]);
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     assert_eq!(sb.status_json("d")["status"], 6);
 }
 
@@ -386,7 +359,7 @@ steps:
 ",
     );
     let run = sb.run(&["start", "-p", "A=one", "d.yaml"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("got.txt").trim(), "one keep");
     let st = sb.status_json("d");
     let params = st["params"].as_str().unwrap();
@@ -412,7 +385,7 @@ fn cli_params_after_double_dash_win_over_flag() {
         "params:\n  - A: default\nsteps:\n  - name: show\n    command: echo \"$A\" > got.txt\n",
     );
     let run = sb.run(&["start", "-p", "A=flag", "d.yaml", "--", "A=dash"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("got.txt").trim(), "dash");
 }
 
@@ -446,7 +419,7 @@ steps:
     assert_eq!(first["status"], 1, "first run should be running");
 
     let restart = sb.run(&["restart", "d.yaml"]);
-    assert_eq!(restart.code, 0, "{}", explain(&restart));
+    assert_eq!(restart.code, 0, "{}", restart.explain());
     let (code, _, err) = finish(child);
     assert_eq!(code, 0, "stopped run exits 0: {err}");
 
@@ -475,7 +448,7 @@ fn cli_restart_when_nothing_runs_fails() {
     sb.write("d.yaml", OK);
     assert_eq!(sb.run(&["start", "d.yaml"]).code, 0);
     let run = sb.run(&["restart", "d"]);
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     let st = sb.status_json("d");
     assert_eq!(st["status"], 4);
     let hist = sb.run(&["history", "--format", "json", "d"]);
@@ -534,7 +507,7 @@ fn cli_restart_by_dag_name_finds_the_running_run() {
         let _ = sb.run(&["stop", "d.yaml"]);
     }
     let (code, _, err) = finish(child);
-    assert_eq!(restart.code, 0, "{}", explain(&restart));
+    assert_eq!(restart.code, 0, "{}", restart.explain());
     assert_eq!(code, 0, "{err}");
     assert_eq!(sb.read("runs.txt").lines().count(), 2);
     assert_eq!(sb.status_json("d")["status"], 4);

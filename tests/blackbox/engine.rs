@@ -1,28 +1,13 @@
 //! Execution semantics: ordering, dependencies, limits, failure propagation, preconditions,
 //! continueOn, retry/repeat, timeouts, lifecycle handlers, sub-DAGs and parallel fan-out.
 
-use crate::support::{Run, Sandbox};
+use crate::support::{Run, Sandbox, node, state};
 use serde_json::Value;
 
 /// Writes `d.yaml` and runs `dagu start d.yaml`.
 fn start(sb: &Sandbox, yaml: &str) -> Run {
     sb.write("d.yaml", yaml);
     sb.run(&["start", "d.yaml"])
-}
-
-/// The status node of step `name`.
-fn node<'a>(st: &'a Value, name: &str) -> &'a Value {
-    st["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .find(|n| n["step"]["name"] == name)
-        .unwrap_or_else(|| panic!("no node {name} in {st:#}"))
-}
-
-/// The status integer of step `name`.
-fn state(st: &Value, name: &str) -> i64 {
-    node(st, name)["status"].as_i64().expect("node status")
 }
 
 /// The persisted `retryCount` of step `name` (absent = 0).
@@ -33,10 +18,6 @@ fn retry_count(st: &Value, name: &str) -> i64 {
 /// Lines of a work file.
 fn lines(sb: &Sandbox, rel: &str) -> Vec<String> {
     sb.read(rel).lines().map(str::to_string).collect()
-}
-
-fn explain(run: &Run) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr)
 }
 
 /// A shell snippet: create `<me>.ready`, then wait (bounded, ~20 s) for `<peer>.ready`; fails
@@ -98,7 +79,7 @@ fn engine_chain_runs_steps_one_after_another() {
     command: test -f b.done && touch c.done
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(sb.exists("c.done"));
     let st = sb.status_json("d");
     assert_eq!(node(&st, "b")["step"]["depends"], serde_json::json!(["a"]));
@@ -122,7 +103,7 @@ steps:
             rendezvous("b", "a")
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     let st = sb.status_json("d");
     assert_eq!(state(&st, "a"), 4);
     assert_eq!(state(&st, "b"), 4);
@@ -146,7 +127,7 @@ steps:
     command: touch a.done
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(sb.exists("c.done"));
     let st = sb.status_json("d");
     for s in ["a", "b", "c"] {
@@ -171,7 +152,7 @@ fn engine_chain_depends_empty_list_runs_alongside_predecessor() {
             rendezvous("b", "a")
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
 }
 
 #[test]
@@ -189,7 +170,7 @@ fn engine_chain_explicit_depends_add_to_the_implicit_one() {
     command: test -f b.done
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     let st = sb.status_json("d");
     let deps: Vec<String> = node(&st, "c")["step"]["depends"]
         .as_array()
@@ -221,7 +202,7 @@ fn engine_nested_group_runs_in_parallel_between_its_neighbours() {
             rendezvous("c", "b")
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(sb.exists("d.done"));
     let st = sb.status_json("d");
     let mut deps: Vec<String> = node(&st, "d")["step"]["depends"]
@@ -245,7 +226,7 @@ fn engine_max_active_steps_one_never_overlaps() {
         );
     }
     let run = start(&sb, &yaml);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(lines(&sb, "done").len(), 4);
     assert_eq!(
         max_count(&sb),
@@ -266,7 +247,7 @@ fn engine_max_active_steps_two_caps_but_allows_two() {
         );
     }
     let run = start(&sb, &yaml);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(lines(&sb, "done").len(), 5);
     assert_eq!(max_count(&sb), 2, "counts: {:?}", lines(&sb, "counts"));
 }
@@ -282,7 +263,7 @@ fn engine_unlimited_steps_do_overlap() {
         );
     }
     let run = start(&sb, &yaml);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(max_count(&sb), 3, "counts: {:?}", lines(&sb, "counts"));
 }
 
@@ -314,7 +295,7 @@ steps:
     command: touch other.ran
 ",
     );
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     assert!(!sb.exists("child.ran"));
     assert!(!sb.exists("grandchild.ran"));
     assert!(sb.exists("other.ran"), "independent branch did not run");
@@ -375,7 +356,7 @@ steps:
     command: touch a.ran
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(!sb.exists("a.ran"));
     assert!(!sb.exists("failure.ran"));
     assert_eq!(sb.read("abort.txt").trim(), "aborted");
@@ -399,7 +380,7 @@ steps:
     command: touch a.ran
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(sb.exists("a.ran"));
     assert_eq!(sb.status_json("d")["status"], 4);
 }
@@ -421,7 +402,7 @@ fn engine_unmet_step_precondition_skips_step_and_dependents() {
     command: touch c.ran
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(!sb.exists("a.ran"));
     assert!(!sb.exists("b.ran"));
     assert!(sb.exists("c.ran"));
@@ -452,7 +433,7 @@ steps:
     command: touch skipped.ran
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(sb.exists("runs.ran"));
     assert!(!sb.exists("skipped.ran"));
     let st = sb.status_json("d");
@@ -496,7 +477,7 @@ steps:
     command: touch backtick.ran
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(sb.exists("exact.ran"));
     assert!(!sb.exists("exact-miss.ran"));
     assert!(sb.exists("regex.ran"));
@@ -528,7 +509,7 @@ fn engine_continue_on_failed_runs_next_step_and_partially_succeeds() {
         run.code,
         1,
         "partially_succeeded exits 1: {}",
-        explain(&run)
+        run.explain()
     );
     assert!(sb.exists("b.ran"));
     let st = sb.status_json("d");
@@ -570,7 +551,7 @@ fn engine_continue_on_skipped_lets_dependents_run() {
     command: touch b.ran
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(!sb.exists("a.ran"));
     assert!(sb.exists("b.ran"));
     let st = sb.status_json("d");
@@ -639,7 +620,7 @@ fn engine_continue_on_output_matches_stdout_substring_and_regex() {
     command: touch c.ran
 ",
     );
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     assert!(sb.exists("c.ran"));
     assert_eq!(sb.status_json("d")["status"], 6);
 }
@@ -678,7 +659,7 @@ fn engine_continue_on_mark_success_records_success() {
     command: touch b.ran
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(sb.exists("b.ran"));
     let st = sb.status_json("d");
     assert_eq!(state(&st, "a"), 4);
@@ -746,7 +727,7 @@ fn engine_retry_stops_once_the_step_succeeds() {
 "
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("count").trim(), "2");
     let st = sb.status_json("d");
     assert_eq!(state(&st, "flaky"), 4);
@@ -834,7 +815,7 @@ fn engine_retried_step_then_continues_the_chain() {
 "
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(sb.exists("next.ran"));
     assert_eq!(retry_count(&sb.status_json("d"), "flaky"), 2);
 }
@@ -861,7 +842,7 @@ fn engine_repeat_until_output_matches_expected() {
 "
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("count").trim(), "3");
     let st = sb.status_json("d");
     assert_eq!(node(&st, "poll")["doneCount"], 3);
@@ -884,7 +865,7 @@ fn engine_repeat_while_condition_command_succeeds() {
 "
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("count").trim(), "4");
     assert_eq!(node(&sb.status_json("d"), "loop")["doneCount"], 4);
 }
@@ -905,7 +886,7 @@ fn engine_repeat_while_exit_code_repeats_until_other_code() {
 "
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("count").trim(), "3");
     let st = sb.status_json("d");
     assert_eq!(
@@ -932,7 +913,7 @@ fn engine_repeat_until_exit_code_repeats_failures() {
 "
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("count").trim(), "2");
 }
 
@@ -952,7 +933,7 @@ fn engine_repeat_stops_at_limit_total_executions() {
 "
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("count").trim(), "4");
     assert_eq!(node(&sb.status_json("d"), "loop")["doneCount"], 4);
 }
@@ -972,7 +953,7 @@ fn engine_repeat_true_is_unconditional_up_to_limit() {
 "
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("count").trim(), "3");
 }
 
@@ -1019,7 +1000,7 @@ steps:
     command: touch after.ran
 ",
     );
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     assert!(!sb.exists("slow.finished"));
     assert!(!sb.exists("after.ran"));
     assert_eq!(sb.read("failure.txt").trim(), "failed");
@@ -1050,7 +1031,7 @@ steps:
     command: touch later.ran
 ",
     );
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     assert!(!sb.exists("slow.finished"));
     assert!(!sb.exists("later.ran"));
     let st = sb.status_json("d");
@@ -1087,7 +1068,7 @@ fn engine_handlers_on_success_run_in_order() {
         &sb,
         &format!("{ORDER_HANDLERS}steps:\n  - name: work\n    command: echo step >> order.txt\n"),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(
         lines(&sb, "order.txt"),
         vec![
@@ -1164,7 +1145,7 @@ steps:
     command: touch work.ran
 ",
     );
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     assert!(!sb.exists("work.ran"));
     assert!(!sb.exists("failure.ran"));
     assert!(sb.exists("exit.txt"), "exit handler did not run");
@@ -1209,7 +1190,7 @@ steps:
     command: echo \"$DAG_RUN_STEP_NAME\" >> names.txt
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(lines(&sb, "names.txt"), vec!["work", "onSuccess", "onExit"]);
 }
 
@@ -1239,7 +1220,7 @@ steps:
     output: ARTIFACT
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("got.txt").trim(), "app-linux.bin");
     let st = sb.status_json("d");
     assert_eq!(state(&st, "build"), 4);
@@ -1278,7 +1259,7 @@ steps:
 ",
     );
     let run = sb.run(&["start", "flows/parent.yaml"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("flows/got.txt").trim(), "hello world");
 }
 
@@ -1290,7 +1271,7 @@ fn engine_call_path_with_yaml_extension() {
         "steps:\n  - name: c\n    command: touch child.ran\n",
     );
     let run = start(&sb, "steps:\n  - name: call\n    call: child.yaml\n");
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(sb.exists("child.ran"));
 }
 
@@ -1311,7 +1292,7 @@ steps:
     command: exit 1
 ",
     );
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     assert!(!sb.exists("after.ran"));
     let st = sb.status_json("d");
     assert_eq!(st["status"], 2);
@@ -1350,7 +1331,7 @@ steps:
     command: echo \"${X}\" > child.txt
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("child.txt").trim(), "legacy");
 }
 
@@ -1371,7 +1352,7 @@ steps:
     command: echo \"[${PARENT_ONLY}]\" > child.txt
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.read("child.txt").trim(), "[]");
 }
 
@@ -1408,7 +1389,7 @@ fn engine_parallel_runs_one_child_per_item() {
 {WORKER}"
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(
         sorted_lines(&sb, "seen.txt"),
         vec!["alpha", "beta", "gamma"]
@@ -1438,7 +1419,7 @@ fn engine_parallel_object_items_expose_fields() {
 {WORKER}"
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sorted_lines(&sb, "seen.txt"), vec!["eu-1", "us-2"]);
 }
 
@@ -1456,7 +1437,7 @@ fn engine_parallel_duplicate_items_collapse_into_one_run() {
 {WORKER}"
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sorted_lines(&sb, "seen.txt"), vec!["a", "b"]);
 }
 
@@ -1484,7 +1465,7 @@ steps:
             indent(&counted("${ME}", 3, 30), 6)
         ),
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(lines(&sb, "done").len(), 5);
     assert_eq!(max_count(&sb), 2, "counts: {:?}", lines(&sb, "counts"));
 }
@@ -1508,7 +1489,7 @@ steps:
     command: echo \"${NAME}\" >> seen.txt; test \"${NAME}\" != bad
 ",
     );
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     assert_eq!(sorted_lines(&sb, "seen.txt"), vec!["bad", "ok", "ok2"]);
     let st = sb.status_json("d");
     assert_eq!(state(&st, "fan"), 2);
@@ -1538,7 +1519,7 @@ steps:
     output: RESULT
 ",
     );
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     let fan: Value = serde_json::from_str(sb.read("fan.json").trim()).expect("fan output JSON");
     assert_eq!(fan["summary"]["total"], 2, "{fan:#}");
     assert_eq!(fan["summary"]["succeeded"], 2);

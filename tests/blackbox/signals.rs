@@ -1,9 +1,9 @@
 //! Stopping runs: signals to `dagu start`, `dagu stop`, `signalOnStop`, the SIGKILL escalation
 //! after `maxCleanUpTimeSec`, and a `dagu start` that is killed outright.
 
-use crate::support::{Sandbox, wait_for_file};
+use crate::support::{Sandbox, finish, state, wait_for_file};
 use serde_json::Value;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Sends `signal` (a name such as `TERM`) to `pid` with `/bin/kill`.
@@ -14,43 +14,6 @@ fn send(pid: u32, signal: &str) {
         .expect("run kill")
         .success();
     assert!(ok, "kill -s {signal} {pid} failed");
-}
-
-/// Waits (bounded) for a spawned `dagu` to exit; returns (exit code, stdout, stderr).
-/// On timeout the whole process group is killed and the test fails.
-fn finish(mut child: Child) -> (i32, String, String) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if child.try_wait().expect("try_wait").is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = Command::new("kill")
-                .args(["-s", "KILL", &format!("-{}", child.id())])
-                .status();
-            let _ = child.wait();
-            panic!("dagu did not exit within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("wait dagu");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The status integer of step `name`.
-fn state(st: &Value, name: &str) -> i64 {
-    st["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .find(|n| n["step"]["name"] == name)
-        .unwrap_or_else(|| panic!("no node {name}"))["status"]
-        .as_i64()
-        .unwrap()
 }
 
 /// Whether `pid` is a live (non-zombie) process.

@@ -1,16 +1,12 @@
 //! The run store on disk: directory layout and names, run IDs, `status.jsonl`, `outputs.json`,
 //! step logs, `retry` attempts and `cleanup`.
 
-use crate::support::{Run, Sandbox};
+use crate::support::Sandbox;
 use regex::Regex;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-
-fn explain(run: &Run) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr)
-}
 
 /// Sub-directories (or files) of `dir` whose name matches `re`, sorted.
 fn entries(dir: &Path, re: &str) -> Vec<PathBuf> {
@@ -75,7 +71,7 @@ fn store_run_and_attempt_directories_follow_the_layout() {
     let sb = Sandbox::new();
     sb.write("d.yaml", TWO_STEPS);
     let run = sb.run(&["start", "d.yaml"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     let id = sb.status_json("d")["dagRunId"]
         .as_str()
         .unwrap()
@@ -234,7 +230,7 @@ fn store_custom_run_id_is_used_and_cannot_be_reused() {
     let sb = Sandbox::new();
     sb.write("d.yaml", TWO_STEPS);
     let run = sb.run(&["start", "--run-id", "custom_1", "d.yaml"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(sb.status_json("d")["dagRunId"], "custom_1");
     let runs = run_dirs(&sb, "d");
     assert_eq!(runs.len(), 1);
@@ -304,7 +300,7 @@ fn store_outputs_json_camel_cases_keys_and_honours_key_and_omit() {
 ",
     );
     let run = sb.run(&["start", "d.yaml"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     let att = &attempts(&run_dirs(&sb, "d")[0])[0];
     let out: Value =
         serde_json::from_str(&std::fs::read_to_string(att.join("outputs.json")).unwrap())
@@ -348,7 +344,7 @@ fn store_retry_adds_an_attempt_and_reruns_only_unfinished_steps() {
     sb.write("ok.flag", "");
 
     let retry = sb.run(&["retry", "--run-id", "r1", "d"]);
-    assert_eq!(retry.code, 0, "{}", explain(&retry));
+    assert_eq!(retry.code, 0, "{}", retry.explain());
     assert_eq!(sb.read("a.count").trim(), "1", "succeeded step ran again");
     assert!(sb.exists("c.ran"));
 
@@ -386,7 +382,7 @@ fn store_retry_step_reruns_only_that_step() {
     );
     assert_eq!(sb.run(&["start", "--run-id", "r2", "d.yaml"]).code, 0);
     let retry = sb.run(&["retry", "--run-id", "r2", "--step", "b", "d"]);
-    assert_eq!(retry.code, 0, "{}", explain(&retry));
+    assert_eq!(retry.code, 0, "{}", retry.explain());
     assert_eq!(sb.read("a.count").trim(), "1");
     assert_eq!(sb.read("b.count").trim(), "2");
     assert_eq!(attempts(&run_dirs(&sb, "d")[0]).len(), 2);
@@ -407,7 +403,7 @@ steps:
     );
     assert_eq!(sb.run(&["start", "--run-id", "r3", "d.yaml"]).code, 1);
     let retry = sb.run(&["retry", "--run-id", "r3", "--step", "ok", "d"]);
-    assert_eq!(retry.code, 0, "{}", explain(&retry));
+    assert_eq!(retry.code, 0, "{}", retry.explain());
     assert_eq!(sb.status_json("d")["status"], 4);
 }
 
@@ -417,7 +413,7 @@ fn store_retry_unknown_step_is_a_clean_error() {
     sb.write("d.yaml", TWO_STEPS);
     assert_eq!(sb.run(&["start", "--run-id", "r4", "d.yaml"]).code, 0);
     let retry = sb.run(&["retry", "--run-id", "r4", "--step", "nope", "d"]);
-    assert_eq!(retry.code, 1, "{}", explain(&retry));
+    assert_eq!(retry.code, 1, "{}", retry.explain());
     assert!(!retry.stderr.is_empty());
     assert_eq!(attempts(&run_dirs(&sb, "d")[0]).len(), 1);
 }
@@ -445,7 +441,7 @@ fn store_retry_uses_the_stored_dag_snapshot() {
     );
     sb.write("ok.flag", "");
     let retry = sb.run(&["retry", "--run-id", "r5", "d"]);
-    assert_eq!(retry.code, 0, "{}", explain(&retry));
+    assert_eq!(retry.code, 0, "{}", retry.explain());
     assert_eq!(sb.read("which.txt").trim(), "v1");
 }
 
@@ -466,7 +462,7 @@ fn store_cleanup_zero_days_deletes_records_and_logs() {
     let sb = Sandbox::new();
     two_runs(&sb);
     let run = sb.run(&["cleanup", "--retention-days", "0", "-y", "d"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert!(run_dirs(&sb, "d").is_empty());
     let left = files_under(&sb.home.join("logs/d"));
     assert!(left.is_empty(), "log files left: {left:?}");
@@ -478,7 +474,7 @@ fn store_cleanup_dry_run_deletes_nothing_and_lists_runs() {
     let sb = Sandbox::new();
     two_runs(&sb);
     let run = sb.run(&["cleanup", "--retention-days", "0", "--dry-run", "d"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(all.contains("old1") && all.contains("old2"), "{all}");
     assert_eq!(run_dirs(&sb, "d").len(), 2);
@@ -490,7 +486,7 @@ fn store_cleanup_keeps_recent_runs_within_retention() {
     let sb = Sandbox::new();
     two_runs(&sb);
     let run = sb.run(&["cleanup", "--retention-days", "7", "-y", "d"]);
-    assert_eq!(run.code, 0, "{}", explain(&run));
+    assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(run_dirs(&sb, "d").len(), 2);
 }
 
@@ -518,6 +514,6 @@ fn store_cleanup_negative_days_is_an_error() {
     let sb = Sandbox::new();
     two_runs(&sb);
     let run = sb.run(&["cleanup", "--retention-days", "-1", "-y", "d"]);
-    assert_eq!(run.code, 1, "{}", explain(&run));
+    assert_eq!(run.code, 1, "{}", run.explain());
     assert_eq!(run_dirs(&sb, "d").len(), 2);
 }

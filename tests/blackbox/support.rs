@@ -23,6 +23,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// The captured output, for assertion messages.
+    pub fn explain(&self) -> String {
+        format!("stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
+    }
+
     fn from(out: Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
@@ -127,4 +132,38 @@ pub fn node_states(status: &serde_json::Value) -> Vec<(String, i64)> {
             )
         })
         .collect()
+}
+
+/// Waits (bounded) for a spawned `dagu` to exit; returns (exit code, stdout, stderr). On
+/// timeout the whole process group is killed and the test fails.
+pub fn finish(mut child: Child) -> (i32, String, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = Command::new("kill")
+                .args(["-s", "KILL", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            panic!("dagu did not exit within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("wait dagu");
+    let run = Run::from(out);
+    (run.code, run.stdout, run.stderr)
+}
+
+/// The status JSON node of step `name`.
+pub fn node<'a>(st: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    st["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["step"]["name"] == name)
+        .unwrap_or_else(|| panic!("no node {name} in {st:#}"))
+}
+
+/// The status integer of step `name`.
+pub fn state(st: &serde_json::Value, name: &str) -> i64 {
+    node(st, name)["status"].as_i64().expect("node status")
 }
