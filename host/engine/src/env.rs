@@ -40,30 +40,27 @@ pub fn prepare(
     let mut env = host.clone();
     let mut lookup = host_lookup.clone();
     let mut dag_env = Vars::new();
-    for (key, raw) in &dag.env {
+    // DAG env entries and workingDir see the entries before them, and the host.
+    let eval = |raw: &str, dag_env: &Vars, lookup: &Vars, env: &Vars| {
         let ctx = Context {
-            known: &dag_env,
+            known: dag_env,
             step_refs: &no_refs,
-            env: &lookup,
-            command_env: &env,
+            env: lookup,
+            command_env: env,
             work_dir: Some(dag_dir),
         };
-        let value = expand(raw, &ctx, Stages::ALL).map_err(|e| format!("env {key}: {e}"))?;
+        expand(raw, &ctx, Stages::ALL)
+    };
+    for (key, raw) in &dag.env {
+        let value = eval(raw, &dag_env, &lookup, &env).map_err(|e| format!("env {key}: {e}"))?;
         dag_env.set(key.clone(), value.clone());
         lookup.set(key.clone(), value.clone());
         env.set(key.clone(), value);
     }
     let work_dir = match &dag.working_dir {
         Some(raw) => {
-            let ctx = Context {
-                known: &dag_env,
-                step_refs: &no_refs,
-                env: &lookup,
-                command_env: &env,
-                work_dir: Some(dag_dir),
-            };
             let expanded =
-                expand(raw, &ctx, Stages::ALL).map_err(|e| format!("workingDir: {e}"))?;
+                eval(raw, &dag_env, &lookup, &env).map_err(|e| format!("workingDir: {e}"))?;
             resolve_path(&expanded, dag_dir, host)
         }
         None => default_work_dir.to_path_buf(),

@@ -109,10 +109,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vars {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
+        Vars::from(pairs)
     }
 
     fn run(text: &str, known: &Vars, env: &Vars, stages: Stages) -> String {

@@ -213,10 +213,7 @@ mod tests {
     }
 
     fn vars(pairs: &[(&str, &str)]) -> Vars {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
+        Vars::from(pairs)
     }
 
     fn base() -> Vars {

@@ -77,6 +77,15 @@ impl Vars {
     }
 }
 
+impl<'a> From<&[(&'a str, &'a str)]> for Vars {
+    fn from(pairs: &[(&'a str, &'a str)]) -> Self {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
 impl FromIterator<(String, String)> for Vars {
     fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
         let mut vars = Vars::new();
@@ -98,10 +107,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vars {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
+        Vars::from(pairs)
     }
 
     fn names(v: &Vars) -> Vec<&str> {
