@@ -671,3 +671,53 @@ fn values_env_backtick_sees_explicitly_reexported_secret() {
     );
     assert_eq!(sb.read("out.txt"), "s3cret\n");
 }
+
+/// Every file under `dir`, recursively.
+fn all_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(all_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn values_secrets_reach_steps_but_are_masked_in_everything_recorded() {
+    let sb = Sandbox::new();
+    sb.write(
+        "dag.yaml",
+        "secrets:\n  - name: TOKEN\n    provider: env\n    key: MY_SECRET\nsteps:\n  - name: show\n    command: echo \"token=$TOKEN\"\n    output: OUT\n  - name: use\n    command: |\n      [ \"$OUT\" = \"token=$TOKEN\" ] && echo real > seen.txt\n      echo \"bad $TOKEN\" >&2; exit 1\n",
+    );
+    let run = run_with_env(
+        &sb,
+        &["start", "dag.yaml"],
+        &[("MY_SECRET", "s3cret-value")],
+    );
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(sb.read("seen.txt"), "real\n", "steps get the real value");
+    assert!(!run.stdout.contains("s3cret-value") && !run.stderr.contains("s3cret-value"));
+    let files = all_files(&sb.home);
+    assert!(
+        files
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "out"))
+    );
+    for file in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(
+            !text.contains("s3cret-value"),
+            "{} holds the secret",
+            file.display()
+        );
+    }
+    let st = sb.status_json("dag");
+    assert_eq!(
+        st["nodes"][0]["outputVariables"]["OUT"],
+        "OUT=token=*******"
+    );
+}

@@ -48,6 +48,8 @@ pub struct RunShared {
     pub run_log_file: PathBuf,
     /// Writer of the run-level log.
     pub run_log: crate::runlog::RunLog,
+    /// Hides the run's secrets in logs and records.
+    pub masker: crate::mask::Masker,
     /// The environment every step's process starts from.
     pub env: Vars,
     /// `env` over the whole host environment: what expansion may read.

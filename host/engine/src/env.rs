@@ -23,6 +23,8 @@ pub struct RunEnv {
     pub params_list: Vec<String>,
     /// The DAG's working directory (created).
     pub work_dir: PathBuf,
+    /// Values of the DAG's secrets, to be masked in what the run writes down.
+    pub secrets: Vec<String>,
 }
 
 /// Resolves env, working dir, params, dotenv and secrets for a run.
@@ -86,9 +88,11 @@ pub fn prepare(
             extra.set(k, v);
         }
     }
+    let mut secrets = Vec::new();
     for secret in &dag.secrets {
         let value = resolve_secret(secret, host_lookup, &work_dir, dag_dir)?;
-        extra.set(secret.name.clone(), value);
+        extra.set(secret.name.clone(), value.clone());
+        secrets.push(value);
     }
     let named: Vec<(String, String)> = params_in
         .iter()
@@ -120,6 +124,7 @@ pub fn prepare(
         params,
         params_list,
         work_dir,
+        secrets,
     })
 }
 

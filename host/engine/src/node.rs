@@ -124,15 +124,19 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
         },
     };
     let (result, output) = execute_with_policies(&mut input, &mut vars, &mut node, progress).await;
+    let masker = &run.masker;
+    for log in [&input.stdout_log, &input.stderr_log] {
+        let _ = masker.mask_file(log);
+    }
     copy_stream_files(&input, &vars);
     node.exit_code = Some(result.exit_code);
     node.children = result.children.clone();
     node.finished_at = timestamp(Utc::now());
     if let Some((name, value)) = &output {
-        node.output_variables.insert(
-            name.clone(),
-            serde_json::Value::String(format!("{name}={value}")),
-        );
+        // The record keeps the masked value; dependents get the real one.
+        let stored = format!("{name}={}", masker.mask(value));
+        node.output_variables
+            .insert(name.clone(), serde_json::Value::String(stored));
     }
     let continued = match &result.error {
         None => {
@@ -140,7 +144,7 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
             false
         }
         Some(err) => {
-            node.error = err.clone();
+            node.error = masker.mask(err).into_owned();
             let aborted = result.interrupted == Some(Interruption::Stopped);
             node.status = if aborted {
                 NodeState::Aborted

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::context::{RunShared, Settings};
 use crate::env;
 use crate::executor::{BoxFuture, Executors};
+use crate::mask::Masker;
 use crate::node::{self, NodeJob};
 use crate::outcome::{self, Interrupts};
 use crate::runlog::RunLog;
@@ -190,6 +191,7 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
         log_dir,
         run_log_file,
         run_log,
+        masker: Masker::new(prepared.secrets),
         env,
         lookup,
         params: prepared.params,
