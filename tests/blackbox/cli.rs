@@ -512,3 +512,32 @@ fn cli_restart_by_dag_name_finds_the_running_run() {
     assert_eq!(sb.read("runs.txt").lines().count(), 2);
     assert_eq!(sb.status_json("d")["status"], 4);
 }
+
+#[test]
+fn cli_start_from_run_id_reuses_the_recorded_dag_and_params() {
+    let sb = Sandbox::new();
+    sb.write(
+        "p.yaml",
+        "params: NAME=default\nsteps:\n  - echo \"hi $NAME\" >> out.txt\n",
+    );
+    assert_eq!(
+        sb.run(&["start", "-r", "first", "p.yaml", "--", "NAME=cli"])
+            .code,
+        0
+    );
+    // Editing the file afterwards does not change what the old run re-runs.
+    sb.write(
+        "p.yaml",
+        "params: NAME=default\nsteps:\n  - echo \"changed $NAME\" >> out.txt\n",
+    );
+    let again = sb.run(&["start", "--from-run-id", "first", "p.yaml"]);
+    assert_eq!(again.code, 0, "{}", again.explain());
+    assert_eq!(sb.read("out.txt"), "hi cli\nhi cli\n");
+    let refused = sb.run(&["start", "--from-run-id", "first", "p.yaml", "--", "X=1"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("--from-run-id"),
+        "{}",
+        refused.explain()
+    );
+}

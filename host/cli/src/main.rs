@@ -53,6 +53,9 @@ pub struct RunFlags {
     /// Working directory for DAGs that set none.
     #[arg(long)]
     pub default_working_dir: Option<PathBuf>,
+    /// Run again with the DAG and params recorded by this earlier run.
+    #[arg(long, value_name = "RUN_ID", conflicts_with = "params")]
+    pub from_run_id: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

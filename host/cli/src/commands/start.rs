@@ -11,13 +11,24 @@ use regex::Regex;
 use super::{Ctx, Loaded, execute, executors};
 use crate::RunArgs;
 
-static RUN_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]{1,63}$").unwrap());
+static RUN_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]{1,64}$").unwrap());
 
 /// `dagu start` / `dagu dry`.
 pub fn start(ctx: &Ctx, run: &RunArgs, dry: bool) -> Result<u8> {
     let (flags, dag, args) = (&run.flags, run.dag.as_str(), &run.args);
-    let loaded = ctx.load(dag, flags.name.clone())?;
-    let params = cli_params(flags.params.as_deref(), args)?;
+    let (loaded, params) = match &flags.from_run_id {
+        Some(from) => {
+            if !args.is_empty() {
+                bail!("parameters cannot be provided when using --from-run-id");
+            }
+            let (old, status) = ctx.find_run(&ctx.dag_name(dag), Some(from))?;
+            (snapshot(ctx, &old.path)?, previous_params(&status)?)
+        }
+        None => (
+            ctx.load(dag, flags.name.clone())?,
+            cli_params(flags.params.as_deref(), args)?,
+        ),
+    };
     let run_id = new_run_id(flags.run_id.as_deref())?;
     if !dry {
         super::manage::apply_retention(ctx, loaded.file.main());
