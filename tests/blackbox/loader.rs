@@ -655,3 +655,30 @@ fn loader_document_without_steps_succeeds() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(sb.status_json("nosteps")["status"], 4);
 }
+
+#[test]
+fn loader_base_handlers_do_not_run_for_sub_dag_runs() {
+    let sb = Sandbox::new();
+    std::fs::write(
+        sb.home.join("base.yaml"),
+        "handlerOn:\n  exit:\n    command: echo \"$DAG_NAME\" >> base-exit.txt\n",
+    )
+    .unwrap();
+    sb.write(
+        "parent.yaml",
+        "steps:\n  - name: call-child\n    call: child\n---\nname: child\nhandlerOn:\n  exit:\n    command: echo own >> child-exit.txt\nsteps:\n  - touch child-ran.txt\n",
+    );
+    let run = sb.run(&["start", "parent.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(sb.exists("child-ran.txt"));
+    assert_eq!(
+        sb.read("base-exit.txt"),
+        "parent\n",
+        "only the root run gets base handlers"
+    );
+    assert_eq!(
+        sb.read("child-exit.txt"),
+        "own\n",
+        "the child's own handlers still run"
+    );
+}

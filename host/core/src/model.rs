@@ -88,6 +88,42 @@ pub struct Handlers {
     pub abort: Option<Step>,
     pub exit: Option<Step>,
     pub wait: Option<Step>,
+    /// Handlers that came from `base.yaml` (sub-DAG runs do not run them).
+    pub inherited: Vec<HandlerKind>,
+}
+
+impl Handlers {
+    /// The handler slot of a kind.
+    pub fn slot(&self, kind: HandlerKind) -> &Option<Step> {
+        match kind {
+            HandlerKind::Init => &self.init,
+            HandlerKind::Success => &self.success,
+            HandlerKind::Failure => &self.failure,
+            HandlerKind::Abort => &self.abort,
+            HandlerKind::Exit => &self.exit,
+            HandlerKind::Wait => &self.wait,
+        }
+    }
+
+    /// The handler slot of a kind, for setting.
+    pub fn slot_mut(&mut self, kind: HandlerKind) -> &mut Option<Step> {
+        match kind {
+            HandlerKind::Init => &mut self.init,
+            HandlerKind::Success => &mut self.success,
+            HandlerKind::Failure => &mut self.failure,
+            HandlerKind::Abort => &mut self.abort,
+            HandlerKind::Exit => &mut self.exit,
+            HandlerKind::Wait => &mut self.wait,
+        }
+    }
+
+    /// Drops the handlers inherited from `base.yaml`.
+    pub fn without_inherited(mut self) -> Handlers {
+        for kind in std::mem::take(&mut self.inherited) {
+            *self.slot_mut(kind) = None;
+        }
+        self
+    }
 }
 
 /// A secret resolved at run start.
@@ -247,16 +283,9 @@ pub enum ParallelItems {
 }
 
 impl Dag {
-    /// All handler steps with their persisted names, in run order.
+    /// The handler of a kind, if any.
     pub fn handler(&self, kind: HandlerKind) -> Option<&Step> {
-        match kind {
-            HandlerKind::Init => self.handlers.init.as_ref(),
-            HandlerKind::Success => self.handlers.success.as_ref(),
-            HandlerKind::Failure => self.handlers.failure.as_ref(),
-            HandlerKind::Abort => self.handlers.abort.as_ref(),
-            HandlerKind::Exit => self.handlers.exit.as_ref(),
-            HandlerKind::Wait => self.handlers.wait.as_ref(),
-        }
+        self.handlers.slot(kind).as_ref()
     }
 }
 
@@ -272,6 +301,16 @@ pub enum HandlerKind {
 }
 
 impl HandlerKind {
+    /// Every kind.
+    pub const ALL: [HandlerKind; 6] = [
+        HandlerKind::Init,
+        HandlerKind::Success,
+        HandlerKind::Failure,
+        HandlerKind::Abort,
+        HandlerKind::Exit,
+        HandlerKind::Wait,
+    ];
+
     /// The name a handler step gets (`DAG_RUN_STEP_NAME`, status field).
     pub fn step_name(self) -> &'static str {
         match self {

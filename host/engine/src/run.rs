@@ -79,7 +79,14 @@ pub fn run_dag(req: RunRequest) -> BoxFuture<'static, Result<RunReport, String>>
 
 async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
     let now = Utc::now();
-    let dag = req.dag.clone();
+    let dag = match &req.parent {
+        // Sub-DAG runs do not run the handlers of base.yaml.
+        Some(_) if !req.dag.handlers.inherited.is_empty() => Arc::new(Dag {
+            handlers: req.dag.handlers.clone().without_inherited(),
+            ..(*req.dag).clone()
+        }),
+        _ => req.dag.clone(),
+    };
     let store = &req.settings.store;
     let dag_dir = req
         .file

@@ -49,6 +49,10 @@ pub fn build(
         dag_ssh: root.has("ssh"),
         dag_container: root.has("container"),
     };
+    dag.handlers.inherited = HandlerKind::ALL
+        .into_iter()
+        .filter(|k| dag.handler(*k).is_some())
+        .collect();
     read_handlers(&root, &mut dag, defaults, errors);
     if let Some(f) = root.get(errors, "steps") {
         dag.steps = steps(&f, dag.execution == ExecutionType::Chain, defaults, errors);
@@ -315,15 +319,8 @@ fn read_handlers(root: &Obj, dag: &mut Dag, defaults: StepDefaults, errors: &mut
             continue;
         };
         built.step.name = kind.step_name().to_string();
-        let slot = match kind {
-            HandlerKind::Init => &mut dag.handlers.init,
-            HandlerKind::Success => &mut dag.handlers.success,
-            HandlerKind::Failure => &mut dag.handlers.failure,
-            HandlerKind::Abort => &mut dag.handlers.abort,
-            HandlerKind::Exit => &mut dag.handlers.exit,
-            HandlerKind::Wait => &mut dag.handlers.wait,
-        };
-        *slot = Some(built.step);
+        *dag.handlers.slot_mut(kind) = Some(built.step);
+        dag.handlers.inherited.retain(|k| *k != kind);
     }
 }
 
