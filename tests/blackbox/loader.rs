@@ -682,3 +682,13 @@ fn loader_base_handlers_do_not_run_for_sub_dag_runs() {
         "the child's own handlers still run"
     );
 }
+
+#[test]
+fn loader_dag_executor_without_call_is_rejected() {
+    assert_rejected(
+        "dagexec.yaml",
+        "steps:\n  - name: x\n    executor: dag\n    command: child\n",
+        &[2],
+        "steps[0]",
+    );
+}

@@ -370,6 +370,16 @@ fn check_capabilities(obj: &Obj, step: &Step, errors: &mut Errors) {
             "a sub-DAG step ('call') cannot also have a 'command'",
         );
     }
+    if matches!(step.step_type.as_str(), "dag" | "parallel") && step.call.is_none() {
+        errors.push(
+            obj.node.pos,
+            obj.path(),
+            format!(
+                "executor type \"{}\" needs 'call: <dag>' naming the DAG to run",
+                step.step_type
+            ),
+        );
+    }
 }
 
 /// Sub-DAG `params:` as one params string; maps become `K="V"` tokens in document order.
