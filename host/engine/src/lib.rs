@@ -5,6 +5,7 @@ pub mod command;
 pub mod context;
 pub mod env;
 pub mod executor;
+pub mod lifecycle;
 pub mod mask;
 pub mod node;
 pub mod outcome;
