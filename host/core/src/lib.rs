@@ -12,8 +12,10 @@ pub mod load;
 pub mod model;
 pub mod schedule;
 pub mod schema;
+pub mod step_types;
 pub mod yaml;
 
 pub use error::{LoadError, LoadErrors};
 pub use load::{DagFile, LoadOptions, load_file, load_str};
 pub use model::*;
+pub use step_types::StepTypes;

@@ -40,6 +40,8 @@ pub struct LoadOptions {
     pub base_config: Option<PathBuf>,
     /// `--name` override for the main DAG.
     pub name: Option<String>,
+    /// Config schemas of plugin step types, checked at load.
+    pub step_types: Option<std::sync::Arc<crate::StepTypes>>,
 }
 
 /// Loads a DAG file from disk.
@@ -63,7 +65,14 @@ pub fn load_str(source: &str, path: &Path, options: &LoadOptions) -> Result<DagF
             continue;
         }
         let position = dags.len();
-        let mut dag = dag::build(doc, path, position, base.as_ref(), &mut errors);
+        let mut dag = dag::build(
+            doc,
+            path,
+            position,
+            base.as_ref(),
+            options.step_types.as_deref(),
+            &mut errors,
+        );
         finish(&mut dag);
         if let Some(first) = dags
             .iter()
@@ -101,7 +110,7 @@ fn load_base(path: &Path) -> Result<Dag, LoadErrors> {
     let mut errors = Errors::new(path);
     let dag = match documents.into_iter().flatten().next() {
         Some(doc) if schema::check(&doc, &mut errors) => {
-            dag::build(&doc, path, 0, None, &mut errors)
+            dag::build(&doc, path, 0, None, None, &mut errors)
         }
         _ => Dag::default(),
     };

@@ -16,8 +16,8 @@ pub struct Settings {
     pub store: Store,
     /// Where `call: name` looks for DAG files.
     pub dags_dir: PathBuf,
-    /// `base.yaml` merged under every DAG (also sub-DAGs).
-    pub base_config: Option<PathBuf>,
+    /// How DAG files are loaded (base config, plugin step types), also for sub-DAGs.
+    pub load: dagu_core::LoadOptions,
     /// The filtered host environment steps start from.
     pub host_env: Vars,
     /// The whole host environment: what `${VAR}` in env, params, paths and conditions

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dagu_core::{DagFile, LoadOptions, ParallelItems};
+use dagu_core::{DagFile, ParallelItems};
 use dagu_eval::{Context, Stages, expand};
 use dagu_store::{ChildRun, RunRef, RunState};
 use sha2::{Digest, Sha256};
@@ -219,11 +219,7 @@ fn resolve(target: &str, input: &StepInput) -> Result<Arc<DagFile>, String> {
     }
     let path = find_file(target, &run.dag_dir, &run.settings.dags_dir)
         .ok_or_else(|| format!("failed to find DAG \"{target}\""))?;
-    let options = LoadOptions {
-        base_config: run.settings.base_config.clone(),
-        name: None,
-    };
-    dagu_core::load_file(&path, &options)
+    dagu_core::load_file(&path, &run.settings.load)
         .map(Arc::new)
         .map_err(|e| format!("failed to load DAG \"{target}\": {e}"))
 }

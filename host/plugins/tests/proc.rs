@@ -366,7 +366,7 @@ async fn run_dag(
             logs: dir.join("logs"),
         }),
         dags_dir: dir.to_path_buf(),
-        base_config: None,
+        load: Default::default(),
         host_env,
         host_lookup: std::env::vars().collect(),
         default_shell: "sh".into(),

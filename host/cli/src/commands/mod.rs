@@ -47,10 +47,12 @@ impl Ctx {
         })
     }
 
-    fn load_options(&self, name: Option<String>) -> LoadOptions {
+    /// How DAG files are loaded here.
+    pub fn load_options(&self, name: Option<String>) -> LoadOptions {
         LoadOptions {
             base_config: Some(self.paths.base_config.clone()),
             name,
+            step_types: None,
         }
     }
 
@@ -97,7 +99,7 @@ impl Ctx {
         Arc::new(Settings {
             store: self.store(),
             dags_dir: self.paths.dags.clone(),
-            base_config: Some(self.paths.base_config.clone()),
+            load: self.load_options(None),
             host_env: host,
             host_lookup: std::env::vars().collect(),
             default_shell,

@@ -8,11 +8,7 @@ use crate::paths;
 /// Loads the file (without running anything) and reports all errors; exit 1 when any.
 pub fn validate(ctx: &Ctx, dag: &str) -> Result<u8> {
     let path = paths::resolve_dag(dag, &ctx.paths.dags);
-    let options = dagu_core::LoadOptions {
-        base_config: Some(ctx.paths.base_config.clone()),
-        name: None,
-    };
-    match dagu_core::load_file(&path, &options) {
+    match dagu_core::load_file(&path, &ctx.load_options(None)) {
         Ok(file) => {
             if !ctx.quiet {
                 eprintln!(

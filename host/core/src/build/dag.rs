@@ -28,6 +28,7 @@ pub fn build(
     file: &Path,
     index: usize,
     base: Option<&Dag>,
+    step_types: Option<&crate::StepTypes>,
     errors: &mut Errors,
 ) -> Dag {
     let mut dag = base.cloned().unwrap_or_default();
@@ -48,6 +49,7 @@ pub fn build(
     let defaults = StepDefaults {
         dag_ssh: root.has("ssh"),
         dag_container: root.has("container"),
+        step_types,
     };
     dag.handlers.inherited = HandlerKind::ALL
         .into_iter()
@@ -287,7 +289,7 @@ fn secrets(f: &Field, errors: &mut Errors) -> Vec<Secret> {
     out
 }
 
-fn read_handlers(root: &Obj, dag: &mut Dag, defaults: StepDefaults, errors: &mut Errors) {
+fn read_handlers(root: &Obj, dag: &mut Dag, defaults: StepDefaults<'_>, errors: &mut Errors) {
     let Some(f) = root.get(errors, "handler_on") else {
         return;
     };
@@ -324,7 +326,7 @@ fn read_handlers(root: &Obj, dag: &mut Dag, defaults: StepDefaults, errors: &mut
     }
 }
 
-fn steps(f: &Field, chain: bool, defaults: StepDefaults, errors: &mut Errors) -> Vec<Step> {
+fn steps(f: &Field, chain: bool, defaults: StepDefaults<'_>, errors: &mut Errors) -> Vec<Step> {
     let mut placed = Vec::new();
     match &f.node.value {
         Value::Seq(items) => {

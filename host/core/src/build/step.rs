@@ -9,13 +9,15 @@ use crate::fields::{Field, Obj};
 use crate::model::{Call, Command, LogOutput, Parallel, ParallelItems, Shell, Step};
 use crate::yaml::{Node, Pos, Value};
 
-/// What the DAG around a step provides by default.
+/// What the DAG around a step provides by default, and what the loader knows.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct StepDefaults {
+pub struct StepDefaults<'a> {
     /// DAG-level `ssh:` makes untyped steps remote.
     pub dag_ssh: bool,
     /// DAG-level `container:` runs untyped steps in the run's container.
     pub dag_container: bool,
+    /// Config schemas of plugin step types.
+    pub step_types: Option<&'a crate::StepTypes>,
 }
 
 /// A step as built, plus what the graph pass needs.
@@ -46,7 +48,7 @@ const SCRIPT_TYPES: &[&str] = &["command", "http", "jq"];
 pub fn build(
     node: &Node,
     path: String,
-    defaults: StepDefaults,
+    defaults: StepDefaults<'_>,
     errors: &mut Errors,
 ) -> Option<BuiltStep> {
     let mut built = BuiltStep {
@@ -77,6 +79,9 @@ pub fn build(
     read_io(&obj, &mut built.step, errors);
     read_control(&obj, &mut built, errors);
     check_capabilities(&obj, &built.step, errors);
+    if let Some(types) = defaults.step_types {
+        check_config(&obj, &built.step, types, errors);
+    }
     Some(built)
 }
 
@@ -97,7 +102,7 @@ fn read_identity(obj: &Obj, built: &mut BuiltStep, errors: &mut Errors) {
         .and_then(|f| text(&f, errors));
 }
 
-fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults, errors: &mut Errors) {
+fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults<'_>, errors: &mut Errors) {
     let type_field = obj.get(errors, "type");
     let executor = obj.get(errors, "executor");
     if let (Some(t), Some(_)) = (&type_field, &executor) {
@@ -339,6 +344,36 @@ fn read_control(obj: &Obj, built: &mut BuiltStep, errors: &mut Errors) {
     if let Some(f) = obj.get(errors, "timeout_sec") {
         step.timeout = seconds(&f, errors).filter(|d| !d.is_zero());
     }
+}
+
+/// Checks the step's `config` / `with` / `executor.config` against its plugin's schema.
+fn check_config(obj: &Obj, step: &Step, types: &crate::StepTypes, errors: &mut Errors) {
+    if !types.contains(&step.step_type) {
+        return;
+    }
+    let mut quiet = Errors::new(std::path::Path::new(""));
+    let field = obj
+        .get(&mut quiet, "config")
+        .or_else(|| obj.get(&mut quiet, "with"))
+        .or_else(|| {
+            let ex = obj.get(&mut quiet, "executor")?;
+            Obj::new(ex.node, obj.path())?
+                .get(&mut quiet, "config")
+                .map(|c| Field {
+                    path: format!("{}.config", ex.path),
+                    ..c
+                })
+        });
+    let path = field
+        .as_ref()
+        .map_or_else(|| obj.child_path("config"), |f| f.path.clone());
+    types.check(
+        &step.step_type,
+        field.map(|f| f.node),
+        &path,
+        obj.node,
+        errors,
+    );
 }
 
 fn check_capabilities(obj: &Obj, step: &Step, errors: &mut Errors) {
