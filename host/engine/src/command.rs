@@ -101,13 +101,19 @@ async fn run_step(input: &StepInput) -> StepOutput {
     last
 }
 
-/// `<shell> [args] [-e] -c <text>`.
-fn shell_argv(shell: &ShellChoice, text: &str) -> Vec<String> {
+/// The shell and its arguments, plus `-e` for an implicit POSIX shell (§8.1).
+fn shell_with_errexit(shell: &ShellChoice, args: impl Iterator<Item = String>) -> Vec<String> {
     let mut argv = vec![shell.program.clone()];
-    argv.extend(shell.args.iter().cloned());
+    argv.extend(args);
     if !shell.user_given && is_posix_shell(&shell.program) && !argv.iter().any(|a| a == "-e") {
         argv.push("-e".into());
     }
+    argv
+}
+
+/// `<shell> [args] [-e] -c <text>`.
+fn shell_argv(shell: &ShellChoice, text: &str) -> Vec<String> {
+    let mut argv = shell_with_errexit(shell, shell.args.iter().cloned());
     if !argv[1..].iter().any(|a| a == "-c") {
         argv.push("-c".into());
     }
@@ -147,11 +153,8 @@ async fn run_script(
     {
         vec![script]
     } else {
-        let mut argv = vec![shell.program.clone()];
-        argv.extend(shell.args.iter().filter(|a| *a != "-c").cloned());
-        if !shell.user_given && is_posix_shell(&shell.program) && !argv.iter().any(|a| a == "-e") {
-            argv.push("-e".into());
-        }
+        let args = shell.args.iter().filter(|a| *a != "-c").cloned();
+        let mut argv = shell_with_errexit(shell, args);
         argv.push(script);
         argv
     };
