@@ -6,6 +6,7 @@ mod cli;
 mod engine;
 mod examples;
 mod loader;
+mod plugins;
 mod signals;
 mod steps;
 mod store;

@@ -167,3 +167,20 @@ pub fn node<'a>(st: &'a serde_json::Value, name: &str) -> &'a serde_json::Value 
 pub fn state(st: &serde_json::Value, name: &str) -> i64 {
     node(st, name)["status"].as_i64().expect("node status")
 }
+
+impl Sandbox {
+    /// Writes a file under `home/` (DAGU_HOME; parents created).
+    pub fn write_home(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.home.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+/// A folder of the repository's `examples/`, e.g. `plugins/python-echo`.
+pub fn example_dir(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(rel)
+}

@@ -127,6 +127,11 @@ enum Command {
     },
     /// Run one command as a one-step DAG.
     Exec(commands::start::ExecSpec),
+    /// Manage plugins: list, inspect, verify, lock, install.
+    Plugin {
+        #[command(subcommand)]
+        command: commands::plugin::PluginCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -176,6 +181,7 @@ fn main() -> ExitCode {
             dag,
         } => commands::manage::cleanup(&ctx, &dag, retention_days, dry_run, yes),
         Command::Exec(spec) => commands::start::exec(&ctx, &spec),
+        Command::Plugin { command } => commands::plugin::run(&ctx, &command),
         Command::Version => {
             println!("{}", env!("CARGO_PKG_VERSION"));
             Ok(0)

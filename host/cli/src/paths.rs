@@ -11,6 +11,8 @@ pub struct Paths {
     pub data: PathBuf,
     pub logs: PathBuf,
     pub base_config: PathBuf,
+    /// The config file (`--config`, else `<home>/config.yaml`); it may not exist.
+    pub config_file: PathBuf,
 }
 
 impl Paths {
@@ -38,6 +40,7 @@ impl Paths {
                     data: home.join("data"),
                     logs: home.join("logs"),
                     base_config: home.join("base.yaml"),
+                    config_file: home.join("config.yaml"),
                     home,
                 }
             }
@@ -51,14 +54,15 @@ impl Paths {
                 Paths {
                     dags: config.join("dags"),
                     base_config: config.join("base.yaml"),
+                    config_file: config.join("config.yaml"),
                     data: data.join("data"),
                     logs: data.join("logs"),
                     home: config,
                 }
             }
         };
-        let config_file = config_flag.map_or_else(|| paths.home.join("config.yaml"), absolute);
-        paths.apply_config(&config_file);
+        paths.config_file = config_flag.map_or_else(|| paths.home.join("config.yaml"), absolute);
+        paths.apply_config(&paths.config_file.clone());
         if let Some(d) = env("DAGU_DAGS_DIR").or_else(|| env("DAGU_DAGS")) {
             paths.dags = absolute(&d);
         }

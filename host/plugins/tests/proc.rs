@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
 /// How long any one wait in these tests may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -26,7 +28,13 @@ fn config(extra_args: &[&str], diag: &Arc<Mutex<Vec<String>>>) -> ProcConfig {
     let script = plugin_script().display().to_string();
     let mut args = vec![script.as_str()];
     args.extend_from_slice(extra_args);
-    let mut c = ProcConfig::new("python-echo", "python3", &args);
+    let python = common::python();
+    let mut c = ProcConfig::new("python-echo", &python.program, &args);
+    // Sandboxed with no grants but its interpreter's folders (see tests/sandbox.rs for
+    // what the sandbox denies); without Landlock outside CI, unsandboxed.
+    c.sandbox = common::landlock().is_ok();
+    c.plugin_dir = plugin_script().parent().map(Path::to_path_buf);
+    c.grants.fs_read = python.runtime_reads.clone();
     let sink = diag.clone();
     c.diagnostics = Diagnostics::Sink(Arc::new(move |l: &str| {
         sink.lock().unwrap().push(l.to_string())

@@ -2,6 +2,7 @@
 
 pub mod inspect;
 pub mod manage;
+pub mod plugin;
 pub mod start;
 pub mod validate;
 
@@ -200,7 +201,10 @@ pub fn exit_code(status: &RunStatus) -> u8 {
     }
 }
 
-/// Built-in step executors.
-pub fn executors() -> Arc<Executors> {
-    Arc::new(Executors::builtin())
+/// Built-in step executors plus the step types of the deployment's enabled plugins
+/// (registered lazily: no plugin process starts until a step of its type runs).
+pub fn executors(ctx: &Ctx) -> Arc<Executors> {
+    let mut executors = Executors::builtin();
+    plugin::register_plugins(ctx, &mut executors);
+    Arc::new(executors)
 }

@@ -56,7 +56,7 @@ fn run_loaded(
     let settings = ctx.settings();
     execute(ctx, |stop| RunRequest {
         settings,
-        executors: executors(),
+        executors: executors(ctx),
         file,
         dag,
         run_id,
@@ -111,7 +111,7 @@ pub fn retry(ctx: &Ctx, dag: &str, run_id: &str, step: Option<&str>) -> Result<u
     let settings = ctx.settings();
     execute(ctx, |stop| RunRequest {
         settings,
-        executors: executors(),
+        executors: executors(ctx),
         file: file.clone(),
         dag: Arc::new(main),
         run_id: run.run_id.clone(),

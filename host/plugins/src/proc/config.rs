@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use dagu_plugin_sdk::Capabilities;
+
 use crate::proc::diagnostics::Diagnostics;
 
 /// Everything the supervisor needs to run one plugin.
@@ -32,12 +34,23 @@ pub struct ProcConfig {
     pub backoff: Backoff,
     /// The longest line the plugin may send, in bytes; a longer one ends the process.
     pub max_line_bytes: usize,
+    /// The plugin's effective capabilities (requested ∩ granted by the deployment), for the
+    /// sandbox; empty (everything denied) by default.
+    pub grants: Capabilities,
+    /// Start the process inside the sandbox built from `grants` (see `proc::sandbox`). Only
+    /// plugins a deployment marks trusted should run with `false`.
+    pub sandbox: bool,
+    /// The most address space the process may map, in bytes (`RLIMIT_AS`; sandbox only).
+    pub memory_limit: Option<u64>,
+    /// The plugin's own folder, readable and executable inside the sandbox (default: the
+    /// working directory, else the folder of `program` when it is a path).
+    pub plugin_dir: Option<PathBuf>,
 }
 
 impl ProcConfig {
     /// A plugin run as `program args...` with the default timings: 10 s handshake,
     /// 5 min idle stop, 5 s shutdown grace, backoff 100 ms doubling up to 30 s, 16 MiB lines,
-    /// diagnostics to the host's stderr.
+    /// diagnostics to the host's stderr; sandboxed with no grants and no memory limit.
     pub fn new(name: impl Into<String>, program: impl Into<PathBuf>, args: &[&str]) -> ProcConfig {
         ProcConfig {
             name: name.into(),
@@ -52,6 +65,10 @@ impl ProcConfig {
             shutdown_grace: Duration::from_secs(5),
             backoff: Backoff::default(),
             max_line_bytes: 16 << 20,
+            grants: Capabilities::default(),
+            sandbox: true,
+            memory_limit: None,
+            plugin_dir: None,
         }
     }
 }

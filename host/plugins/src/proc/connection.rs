@@ -23,6 +23,7 @@ use crate::proc::SUPPORTED_PROTOCOLS;
 use crate::proc::config::ProcConfig;
 use crate::proc::diagnostics::{Diagnostics, StderrTail};
 use crate::proc::lines::LineReader;
+use crate::proc::sandbox;
 
 /// How long the reaper waits for the rest of a dead plugin's stderr.
 const STDERR_DRAIN: Duration = Duration::from_millis(500);
@@ -136,7 +137,7 @@ impl Connection {
         if let Some(dir) = &config.work_dir {
             cmd.current_dir(dir);
         }
-        let mut child = cmd.spawn().map_err(|source| StartError::Spawn {
+        let mut child = sandbox::spawn(&mut cmd, config).map_err(|source| StartError::Spawn {
             plugin: config.name.clone(),
             program: config.program.display().to_string(),
             source,
@@ -207,9 +208,16 @@ impl Connection {
         self.shared.pid
     }
 
-    /// Whether the process is still running.
+    /// Whether the process is still running and usable: one the host has decided to kill
+    /// is not, even before it is reaped (a run sent to it would only be lost).
     pub fn is_alive(&self) -> bool {
         self.shared.table().ended.is_none()
+            && self
+                .shared
+                .kill_reason
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none()
     }
 
     /// Whether the process ended without the host asking it to.
@@ -257,7 +265,8 @@ impl Connection {
 
     /// Asks the process to exit and waits for it; kills it after the shutdown grace.
     pub async fn shutdown(&self) {
-        if !self.is_alive() {
+        // (A process being killed is still waited for.)
+        if self.shared.table().ended.is_some() {
             return;
         }
         self.shared.expected.store(true, Ordering::SeqCst);

@@ -4,6 +4,7 @@
 //! * [`config`]: how to start a plugin and the supervisor's timings.
 //! * [`diagnostics`]: where the plugin's stderr and the host's notes about it go.
 //! * [`lines`]: reading bounded lines from the plugin.
+//! * [`sandbox`]: the policy built from a plugin's grants, applied between fork and exec.
 //! * [`connection`]: one running process: handshake, multiplexing of runs by id, its end.
 //! * [`supervisor`]: [`ProcPlugin`]: start on first use, restart with backoff, idle stop,
 //!   cancel and kill.
@@ -13,6 +14,7 @@ pub mod config;
 pub mod connection;
 pub mod diagnostics;
 pub mod lines;
+pub mod sandbox;
 pub mod step;
 pub mod supervisor;
 
