@@ -360,7 +360,9 @@ fn two_plugins_claiming_one_step_type_conflict_until_the_config_picks_one() {
     // A second package of the same program under another name (installed by hand).
     let twin = sb.home.join("plugins/echo-twin");
     std::fs::create_dir_all(&twin).unwrap();
-    std::fs::copy(dir.join("plugin.py"), twin.join("plugin.py")).unwrap();
+    for file in ["plugin.py", "echo.schema.json"] {
+        std::fs::copy(dir.join(file), twin.join(file)).unwrap();
+    }
     let toml = std::fs::read_to_string(dir.join("plugin.toml")).unwrap();
     std::fs::write(
         twin.join("plugin.toml"),
@@ -456,4 +458,34 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+#[test]
+fn plugin_step_configs_are_checked_at_load_with_their_position() {
+    let sb = Sandbox::new();
+    install_echo(&sb);
+    config(&sb, "  enabled: [python-echo]\n");
+    sb.write(
+        "bad.yaml",
+        "steps:\n  - name: say\n    type: echo\n    config:\n      message: 5\n  - touch ran.txt\n",
+    );
+    for command in ["validate", "start"] {
+        let run = sb.run(&[command, "bad.yaml"]);
+        assert_eq!(run.code, 1, "{command}: {}", run.explain());
+        assert!(
+            run.stderr.contains("bad.yaml:5:") && run.stderr.contains("steps[0].config.message"),
+            "{command}: {}",
+            run.explain()
+        );
+    }
+    assert!(
+        !sb.exists("ran.txt"),
+        "nothing may run when a config is invalid"
+    );
+    sb.write(
+        "good.yaml",
+        "steps:\n  - name: say\n    type: echo\n    config:\n      message: hi\n",
+    );
+    let ok = sb.run(&["validate", "good.yaml"]);
+    assert_eq!(ok.code, 0, "{}", ok.explain());
 }

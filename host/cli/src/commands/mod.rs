@@ -23,6 +23,9 @@ use crate::render;
 pub struct Ctx {
     pub paths: Paths,
     pub quiet: bool,
+    /// The deployment's plugins, loaded on first use (once per invocation).
+    plugins:
+        std::sync::OnceLock<Option<(dagu_plugins::registry::Registry, Arc<dagu_core::StepTypes>)>>,
 }
 
 /// A DAG file as loaded for a command.
@@ -37,7 +40,19 @@ impl Ctx {
         Ctx {
             paths: Paths::resolve(home_flag, config_flag),
             quiet,
+            plugins: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The enabled plugins and the config schemas of their step types.
+    fn plugins(&self) -> Option<&(dagu_plugins::registry::Registry, Arc<dagu_core::StepTypes>)> {
+        self.plugins
+            .get_or_init(|| {
+                let registry = plugin::deployment_registry(self)?;
+                let catalog = Arc::new(plugin::step_type_catalog(self, &registry));
+                Some((registry, catalog))
+            })
+            .as_ref()
     }
 
     /// The run store.
@@ -53,7 +68,7 @@ impl Ctx {
         LoadOptions {
             base_config: Some(self.paths.base_config.clone()),
             name,
-            step_types: None,
+            step_types: self.plugins().map(|(_, catalog)| catalog.clone()),
         }
     }
 
@@ -205,6 +220,8 @@ pub fn exit_code(status: &RunStatus) -> u8 {
 /// (registered lazily: no plugin process starts until a step of its type runs).
 pub fn executors(ctx: &Ctx) -> Arc<Executors> {
     let mut executors = Executors::builtin();
-    plugin::register_plugins(ctx, &mut executors);
+    if let Some((registry, _)) = ctx.plugins() {
+        plugin::register_plugins(registry, &mut executors);
+    }
     Arc::new(executors)
 }

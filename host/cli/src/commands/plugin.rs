@@ -52,24 +52,39 @@ pub fn run(ctx: &Ctx, command: &PluginCommand) -> Result<u8> {
     }
 }
 
-/// Registers the step types of the enabled plugins (nothing starts). Problems are
-/// printed as warnings; a broken `plugins:` section loads no plugin at all.
-pub fn register_plugins(ctx: &Ctx, executors: &mut Executors) {
+/// The registry a run uses, with the step types of the enabled plugins. Problems are
+/// printed as warnings; `None` when no plugin is enabled or the `plugins:` section is
+/// broken (then no plugin is loaded at all).
+pub fn deployment_registry(ctx: &Ctx) -> Option<Registry> {
     let config = match DeploymentConfig::load(&ctx.paths.config_file) {
         Ok(c) => c,
         Err(e) => {
             warn(ctx, &format!("no plugins loaded: {e}"));
-            return;
+            return None;
         }
     };
     if config.enabled.is_empty() {
-        return;
+        return None;
     }
     let registry = Registry::load(&ctx.paths.home, config);
     for problem in &registry.problems {
         warn(ctx, problem);
     }
-    registry::register(&registry, executors);
+    Some(registry)
+}
+
+/// The config schemas of the enabled plugins' step types, for the loader.
+pub fn step_type_catalog(ctx: &Ctx, registry: &Registry) -> dagu_core::StepTypes {
+    let (catalog, problems) = registry.step_type_catalog();
+    for problem in &problems {
+        warn(ctx, problem);
+    }
+    catalog
+}
+
+/// Registers the step types of the enabled plugins (nothing starts).
+pub fn register_plugins(registry: &Registry, executors: &mut Executors) {
+    registry::register(registry, executors);
 }
 
 fn warn(ctx: &Ctx, message: &str) {

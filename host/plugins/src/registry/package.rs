@@ -12,10 +12,14 @@
 //! args = []
 //! # artifact = "plugin.py"   # the file plugins.lock pins; default: program
 //!
+//! [config_schemas]           # optional: JSON Schema files of step configs, checked at load
+//! echo = "echo.schema.json"
+//!
 //! [capabilities]             # what the plugin asks for; see dagu_plugin_sdk::Capabilities
 //! env = ["HOME"]
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
@@ -115,12 +119,29 @@ pub struct Package {
     pub step_types: Vec<String>,
     /// What it asks to be allowed.
     pub capabilities: Capabilities,
+    /// Step type → JSON Schema file (inside the folder) of its config, so `dagu validate`
+    /// and `dagu start` check configs at load without starting the plugin.
+    pub config_schemas: BTreeMap<String, String>,
 }
 
 impl Package {
     /// The `plugin.toml` file.
     pub fn manifest_path(&self) -> PathBuf {
         self.dir.join(FILE_NAME)
+    }
+
+    /// The config schema of one of its step types, if `plugin.toml` names one.
+    pub fn config_schema(&self, step_type: &str) -> Option<Result<serde_json::Value, String>> {
+        let rel = self.config_schemas.get(step_type)?;
+        let path = self.dir.join(rel);
+        Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("{}: cannot read: {e}", path.display()))
+                .and_then(|text| {
+                    serde_json::from_str(&text)
+                        .map_err(|e| format!("{}: not JSON: {e}", path.display()))
+                }),
+        )
     }
 
     /// The pinned artifact.
@@ -244,6 +265,25 @@ impl Package {
             ));
         }
 
+        let mut config_schemas = BTreeMap::new();
+        for (ty, rel) in raw.config_schemas {
+            if !step_types.contains(&ty) {
+                return Err(err(
+                    rel.span(),
+                    "config_schemas",
+                    format!("'{ty}' is not one of the declared step_types"),
+                ));
+            }
+            if !inside_folder(rel.get_ref()) || !dir.join(rel.get_ref()).is_file() {
+                return Err(err(
+                    rel.span(),
+                    "config_schemas",
+                    format!("'{}' is not a file inside the plugin folder", rel.get_ref()),
+                ));
+            }
+            config_schemas.insert(ty, rel.into_inner());
+        }
+
         Ok(Package {
             dir: dir.to_path_buf(),
             name: name.clone(),
@@ -258,6 +298,7 @@ impl Package {
             trusted: raw.trusted,
             step_types,
             capabilities: raw.capabilities.into(),
+            config_schemas,
         })
     }
 }
@@ -295,6 +336,8 @@ struct Raw {
     step_types: Vec<Spanned<String>>,
     #[serde(default)]
     capabilities: RawCapabilities,
+    #[serde(default)]
+    config_schemas: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -406,6 +449,31 @@ exec = true
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("plugin.py"), "print()").unwrap();
         dir
+    }
+
+    #[test]
+    fn config_schemas_must_name_declared_types_and_files_in_the_folder() {
+        let dir = folder_with_plugin();
+        std::fs::write(dir.path().join("echo.json"), r#"{"type": "object"}"#).unwrap();
+        let with =
+            |table: &str| GOOD.replace("[entry]", &format!("[config_schemas]\n{table}\n\n[entry]"));
+        let p = Package::parse(dir.path(), &with("echo = \"echo.json\"")).unwrap();
+        assert_eq!(p.config_schema("echo").unwrap().unwrap()["type"], "object");
+        assert!(p.config_schema("other").is_none());
+        let unknown = Package::parse(dir.path(), &with("other = \"echo.json\"")).unwrap_err();
+        assert!(
+            unknown
+                .to_string()
+                .contains("not one of the declared step_types"),
+            "{unknown}"
+        );
+        let missing = Package::parse(dir.path(), &with("echo = \"nope.json\"")).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("not a file inside the plugin folder"),
+            "{missing}"
+        );
     }
 
     #[test]

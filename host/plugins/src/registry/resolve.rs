@@ -136,6 +136,23 @@ impl Registry {
         self.plugins.iter().find(|p| p.package.name == name)
     }
 
+    /// The config schemas of the step types enabled plugins serve, for the loader;
+    /// unreadable schema files are returned as problems.
+    pub fn step_type_catalog(&self) -> (dagu_core::StepTypes, Vec<String>) {
+        let mut catalog = dagu_core::StepTypes::default();
+        let mut problems = Vec::new();
+        for (ty, claim) in &self.step_types {
+            let Claim::Plugin(name) = claim else { continue };
+            let Some(schema) = self.get(name).and_then(|p| p.package.config_schema(ty)) else {
+                continue;
+            };
+            if let Err(e) = schema.and_then(|s| catalog.add(ty, &s)) {
+                problems.push(format!("plugin '{name}': {e}"));
+            }
+        }
+        (catalog, problems)
+    }
+
     /// The enabled plugins.
     pub fn enabled(&self) -> impl Iterator<Item = &Installed> {
         self.plugins.iter().filter(|p| p.enabled)
