@@ -489,3 +489,213 @@ fn plugin_step_configs_are_checked_at_load_with_their_position() {
     let ok = sb.run(&["validate", "good.yaml"]);
     assert_eq!(ok.code, 0, "{}", ok.explain());
 }
+
+// `dagu plugin new`: a Rust plugin scaffolded, tested, built, installed and run in a DAG.
+
+/// Runs `cargo ARGS --release --offline` in the crate `dir` with the toolchain that builds
+/// these tests; asserts it succeeds; returns its output. The compiled dependencies stay in
+/// the repository's `target/scaffold-test`, so later runs rebuild only the plugin.
+/// `--offline`: everything the plugin needs is a dependency of this workspace, so it is in
+/// the local cache of any checkout that built the workspace, with or without network.
+fn cargo_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(args)
+        .args(["--release", "--offline"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", scaffold_target())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run cargo");
+    let text = format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "cargo {args:?} failed:\n{text}");
+    text
+}
+
+fn scaffold_target() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/scaffold-test")
+}
+
+/// What a plugin program answers to hello, describe, shutdown on its stdin.
+fn describe_program(program: &std::path::Path) -> serde_json::Value {
+    use std::io::Write;
+    let mut child = std::process::Command::new(program)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the plugin");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"{\"type\":\"hello\",\"protocol\":\"dagu-plugin/1\"}\n{\"type\":\"describe\"}\n\
+              {\"type\":\"shutdown\"}\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the plugin exited with {}",
+        out.status
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|m| m["type"] == "manifest")
+        .unwrap_or_else(|| panic!("no manifest in {text}"))["manifest"]
+        .clone()
+}
+
+#[test]
+fn a_plugin_made_by_plugin_new_builds_passes_its_test_and_runs_in_a_dag() {
+    let sb = Sandbox::new();
+    let run = sb.run(&[
+        "plugin",
+        "new",
+        "hello-rs",
+        "--dir",
+        sb.work.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let dir = sb.work.join("hello-rs");
+    assert!(
+        run.stdout
+            .contains(&format!("created plugin hello-rs in {}", dir.display())),
+        "{}",
+        run.explain()
+    );
+    let manifest = sb.read("hello-rs/Cargo.toml");
+    let sdk =
+        std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugin-sdk")).unwrap();
+    assert!(
+        manifest.contains(&format!(
+            "dagu-plugin-sdk = {{ path = {:?} }}",
+            sdk.display().to_string()
+        )),
+        "{manifest}"
+    );
+    assert!(manifest.contains("\n[workspace]\n"), "{manifest}");
+    assert!(sb.read("hello-rs/README.md").contains("dagu plugin lock"));
+
+    let tested = cargo_in(&dir, &["test"]);
+    assert!(
+        tested.contains("tests::run_logs_the_message_and_returns_it ... ok"),
+        "{tested}"
+    );
+    assert!(tested.contains("test result: ok. 4 passed"), "{tested}");
+    cargo_in(&dir, &["build"]);
+
+    // The program's own description carries the schema file plugin.toml names.
+    let built = scaffold_target().join("release/hello-rs");
+    let described = describe_program(&built);
+    assert_eq!(described["name"], "hello-rs");
+    assert_eq!(described["step_types"][0]["name"], "hello-rs");
+    let schema: serde_json::Value =
+        serde_json::from_str(&sb.read("hello-rs/hello-rs.schema.json")).unwrap();
+    assert_eq!(described["step_types"][0]["config_schema"], schema);
+
+    // Where plugin.toml expects it after an in-place `cargo build --release`.
+    std::fs::create_dir_all(dir.join("target/release")).unwrap();
+    std::fs::copy(&built, dir.join("target/release/hello-rs")).unwrap();
+    let run = sb.run(&["plugin", "install", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    config(&sb, "  enabled: [hello-rs]\n");
+    sb.write(
+        "hello.yaml",
+        "steps:\n  - name: greet\n    type: hello-rs\n    config:\n      message: \"hello \
+         ${WHO}\"\n    output: GREETING\n  - name: after\n    command: echo \"got ${GREETING}\"\n",
+    );
+    let run = sb.run(&["start", "hello.yaml", "--", "WHO=rust"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let st = sb.status_json("hello");
+    assert_eq!(state(&st, "greet"), SUCCEEDED, "{st:#}");
+    let log = std::fs::read_to_string(node(&st, "greet")["stdout"].as_str().unwrap()).unwrap();
+    assert_eq!(log, "hello rust\n");
+    assert!(run.stdout.contains("got hello rust"), "{}", run.explain());
+
+    sb.write(
+        "bad.yaml",
+        "steps:\n  - name: greet\n    type: hello-rs\n    config:\n      message: 5\n",
+    );
+    let run = sb.run(&["validate", "bad.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(
+        run.stderr.contains(
+            "bad.yaml:5:16: field 'steps[0].config.message': invalid config for step type \
+             'hello-rs': 5 is not of type \"string\""
+        ),
+        "{}",
+        run.explain()
+    );
+
+    // The README's lock steps.
+    config(&sb, "  enabled: [hello-rs]\n  locked: true\n");
+    let run = sb.run(&["plugin", "lock"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(
+        run.stdout
+            .contains("pinned hello-rs 0.1.0 target/release/hello-rs"),
+        "{}",
+        run.explain()
+    );
+    let run = sb.run(&["plugin", "verify"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(
+        run.stdout.contains("ok: hello-rs 0.1.0 (pinned)"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn plugin_new_refuses_a_bad_name_an_existing_folder_and_a_missing_sdk() {
+    let sb = Sandbox::new();
+    let run = sb.run(&["plugin", "new", "Hello_World"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(
+        run.stderr
+            .contains("'Hello_World' is not a valid plugin name: use lowercase letters"),
+        "{}",
+        run.explain()
+    );
+    assert!(!sb.exists("Hello_World"));
+
+    let run = sb.run(&["plugin", "new", "9lives"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(
+        run.stderr.contains("'9lives' cannot name a Rust crate"),
+        "{}",
+        run.explain()
+    );
+    assert!(!sb.exists("9lives"));
+
+    sb.write("taken/notes.txt", "mine");
+    let run = sb.run(&["plugin", "new", "taken"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(
+        run.stderr.contains(&format!(
+            "{} already exists: nothing was written",
+            sb.work.join("taken").display()
+        )),
+        "{}",
+        run.explain()
+    );
+    assert_eq!(sb.read("taken/notes.txt"), "mine");
+    assert!(!sb.exists("taken/Cargo.toml"));
+
+    let run = sb.run(&["plugin", "new", "fine", "--sdk", "no-sdk-here"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(
+        run.stderr.contains(&format!(
+            "the dagu plugin SDK is not at {}: pass --sdk PATH",
+            sb.work.join("no-sdk-here").display()
+        )),
+        "{}",
+        run.explain()
+    );
+    assert!(!sb.exists("fine"));
+}
