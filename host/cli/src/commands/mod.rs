@@ -3,6 +3,7 @@
 pub mod inspect;
 pub mod manage;
 pub mod plugin;
+pub mod plugin_new;
 pub mod start;
 pub mod validate;
 
