@@ -699,3 +699,22 @@ fn plugin_new_refuses_a_bad_name_an_existing_folder_and_a_missing_sdk() {
     );
     assert!(!sb.exists("fine"));
 }
+
+#[test]
+fn plugin_outputs_reach_dependents_and_the_record() {
+    let sb = Sandbox::new();
+    install_echo(&sb);
+    config(&sb, "  enabled: [python-echo]\n");
+    sb.write(
+        "o.yaml",
+        "steps:\n  - name: say\n    type: echo\n    config:\n      message: from-plugin\n  - name: use\n    command: echo \"$MESSAGE\" > got.txt\n",
+    );
+    let run = sb.run(&["start", "o.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(sb.read("got.txt"), "from-plugin\n");
+    let st = sb.status_json("o");
+    assert_eq!(
+        node(&st, "say")["outputVariables"]["MESSAGE"],
+        "MESSAGE=from-plugin"
+    );
+}

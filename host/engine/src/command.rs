@@ -271,6 +271,6 @@ fn outcome(input: &StepInput, exit: Exit) -> StepOutput {
         exit_code: exit.code,
         error,
         interrupted: exit.interrupted,
-        children: Vec::new(),
+        ..Default::default()
     }
 }

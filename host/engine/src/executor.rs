@@ -67,9 +67,22 @@ pub struct StepOutput {
     pub interrupted: Option<Interruption>,
     /// Sub-DAG runs this step started.
     pub children: Vec<ChildRun>,
+    /// Named outputs the executor produced (plugins' `outputs`): like an `output:`
+    /// variable, each is visible to the step's dependents and recorded.
+    pub outputs: Vec<(String, String)>,
 }
 
 impl StepOutput {
+    /// Ended because the run is stopping (the step counts as aborted).
+    pub fn stopped() -> StepOutput {
+        StepOutput {
+            exit_code: -1,
+            error: Some("stopped on request".into()),
+            interrupted: Some(Interruption::Stopped),
+            ..Default::default()
+        }
+    }
+
     /// A failure with a message.
     pub fn failed(exit_code: i32, error: impl Into<String>) -> StepOutput {
         StepOutput {

@@ -43,8 +43,8 @@ pub struct NodeDone {
     pub node: NodeStatus,
     /// A failure that `continueOn` tolerates (dependents may run).
     pub continued: bool,
-    /// The captured output variable, if the step declares one.
-    pub output: Option<(String, String)>,
+    /// Output variables: executor outputs, then the step's `output:` capture.
+    pub outputs: Vec<(String, String)>,
 }
 
 /// Runs a step to its end. Progress (running, retrying) goes to `progress`.
@@ -77,7 +77,7 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
         return NodeDone {
             node,
             continued: false,
-            output: None,
+            outputs: Vec::new(),
         };
     }
     let mut vars = match StepVars::build(&job, &stdout_log, &stderr_log) {
@@ -96,7 +96,7 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
             return NodeDone {
                 node,
                 continued: step.continue_on.skipped,
-                output: None,
+                outputs: Vec::new(),
             };
         }
         Err(e) => return finish_failed(node, e),
@@ -132,7 +132,8 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
     node.exit_code = Some(result.exit_code);
     node.children = result.children.clone();
     node.finished_at = timestamp(Utc::now());
-    if let Some((name, value)) = &output {
+    let outputs: Vec<(String, String)> = result.outputs.iter().cloned().chain(output).collect();
+    for (name, value) in &outputs {
         // The record keeps the masked value; dependents get the real one.
         let stored = format!("{name}={}", masker.mask(value));
         node.output_variables
@@ -161,7 +162,7 @@ pub async fn run(job: NodeJob, progress: &Progress) -> NodeDone {
     NodeDone {
         node,
         continued,
-        output,
+        outputs,
     }
 }
 
@@ -188,7 +189,7 @@ fn finish_failed(mut node: NodeStatus, error: String) -> NodeDone {
     NodeDone {
         node,
         continued: false,
-        output: None,
+        outputs: Vec::new(),
     }
 }
 

@@ -58,7 +58,7 @@ mod tests {
                 ..Default::default()
             },
             continued,
-            output: None,
+            outputs: Vec::new(),
         }
     }
 

@@ -359,20 +359,10 @@ fn slots_for(req: &RunRequest) -> Vec<Slot> {
             if rerun {
                 return Slot::default();
             }
-            let output = step.output.as_ref().and_then(|o| {
-                let stored = prev.output_variables.get(&o.name)?.as_str()?;
-                Some((
-                    o.name.clone(),
-                    stored
-                        .split_once('=')
-                        .map_or(stored, |(_, v)| v)
-                        .to_string(),
-                ))
-            });
             Slot {
                 continued: prev.status == NodeState::Failed,
+                outputs: recorded_outputs(&prev),
                 status: prev,
-                output,
             }
         })
         .collect()
@@ -407,27 +397,35 @@ fn finish(
 /// Name/value pairs, in order.
 type Pairs = Vec<(String, String)>;
 
-/// Output variables of the record's steps, and their `outputs.json` keys.
+/// The output variables a step's record holds (`{"VAR": "VAR=value"}`).
+fn recorded_outputs(node: &NodeStatus) -> Pairs {
+    node.output_variables
+        .iter()
+        .filter_map(|(name, stored)| {
+            let stored = stored.as_str()?;
+            Some((
+                name.clone(),
+                stored.split_once('=').map_or("", |(_, v)| v).to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Output variables of the record's steps, and their `outputs.json` keys (the step's
+/// `output:` spec decides its own key and `omit`; other outputs get the camelCase key).
 fn collect_outputs(status: &RunStatus, dag: &Dag) -> (Pairs, Pairs) {
     let mut outputs = Vec::new();
     let mut keys = Vec::new();
     for (node, step) in status.nodes.iter().zip(&dag.steps) {
-        let Some(spec) = &step.output else { continue };
-        let Some(stored) = node
-            .output_variables
-            .get(&spec.name)
-            .and_then(|v| v.as_str())
-        else {
-            continue;
-        };
-        let value = stored.split_once('=').map_or("", |(_, v)| v).to_string();
-        outputs.push((spec.name.clone(), value.clone()));
-        if !spec.omit {
-            let key = spec
-                .key
-                .clone()
-                .unwrap_or_else(|| dagu_eval::names::output_key(&spec.name));
-            keys.push((key, value));
+        for (name, value) in recorded_outputs(node) {
+            let spec = step.output.as_ref().filter(|o| o.name == name);
+            if !spec.is_some_and(|o| o.omit) {
+                let key = spec
+                    .and_then(|o| o.key.clone())
+                    .unwrap_or_else(|| dagu_eval::names::output_key(&name));
+                keys.push((key, value.clone()));
+            }
+            outputs.push((name, value));
         }
     }
     (outputs, keys)

@@ -97,7 +97,8 @@ impl Graph {
 pub struct Slot {
     pub status: NodeStatus,
     pub continued: bool,
-    pub output: Option<(String, String)>,
+    /// Output variables the step made (its `output:` and any executor outputs).
+    pub outputs: Vec<(String, String)>,
 }
 
 /// How the steps ended.
@@ -159,7 +160,7 @@ pub async fn run_steps(
                 slots[i] = Slot {
                     status: done.node.clone(),
                     continued: done.continued,
-                    output: done.output,
+                    outputs: done.outputs,
                 };
                 let _ = recorder.node(i, done.node);
                 // Once the run is stopping, steps that have not started stay not started.
@@ -241,7 +242,7 @@ fn spawn_step(
     let mut refs = HashMap::new();
     for &a in &graph.ancestors[i] {
         let slot = &slots[a];
-        if let Some((name, value)) = &slot.output {
+        for (name, value) in &slot.outputs {
             outputs.set(name.clone(), value.clone());
         }
         if let Some(id) = &steps[a].id {

@@ -55,7 +55,7 @@ async fn run_step(plugin: &ProcPlugin, input: &StepInput) -> StepOutput {
             exit_code: -1,
             error: Some("stopped on request".into()),
             interrupted: Some(Interruption::Stopped),
-            children: Vec::new(),
+            ..Default::default()
         },
     };
     let checked = match manifest {
@@ -234,6 +234,11 @@ fn step_output(plugin: &str, input: &StepInput, end: RunEnd) -> StepOutput {
         )),
         None => None,
     };
+    let outputs = end
+        .result
+        .as_ref()
+        .map(|r| r.outputs.clone())
+        .unwrap_or_default();
     let (exit_code, error) = match end.result {
         Ok(r) if r.exit_code == 0 => (0, interrupted_error),
         Ok(r) => (
@@ -270,6 +275,7 @@ fn step_output(plugin: &str, input: &StepInput, end: RunEnd) -> StepOutput {
         exit_code,
         error,
         interrupted: end.interrupted,
-        children: Vec::new(),
+        outputs,
+        ..Default::default()
     }
 }

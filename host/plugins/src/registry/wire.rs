@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use dagu_engine::executor::BoxFuture;
-use dagu_engine::process::Interruption;
 use dagu_engine::{Executors, StepExecutor, StepInput, StepOutput};
 use dagu_plugin_sdk::Manifest;
 
@@ -109,12 +108,7 @@ impl PackagedPlugin {
         }
         let manifest = tokio::select! {
             m = self.proc.manifest() => m,
-            _ = input.stop.cancelled() => return StepOutput {
-                exit_code: -1,
-                error: Some("stopped on request".into()),
-                interrupted: Some(Interruption::Stopped),
-                children: Vec::new(),
-            },
+            _ = input.stop.cancelled() => return StepOutput::stopped(),
         };
         match manifest {
             Err(e) => return StepOutput::failed(1, format!("plugin error: {e}")),
