@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dagu_engine::process::Interruption;
-use dagu_engine::{Executors, RunReport, RunRequest as DagRunRequest, Settings};
+use dagu_engine::RunReport;
 use dagu_plugin_sdk::{LogStream, RunError, RunRequest};
 use dagu_plugins::{Backoff, Diagnostics, ProcConfig, ProcPlugin, RunControl, RunEnd};
-use dagu_store::{Dirs, NodeState, Store};
+use dagu_store::NodeState;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -356,48 +356,7 @@ async fn run_dag(
     plugin: Arc<ProcPlugin>,
     stop: CancellationToken,
 ) -> RunReport {
-    let path = dir.join("plugin-dag.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let file = dagu_core::load_str(yaml, &path, &dagu_core::LoadOptions::default())
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    let mut executors = Executors::builtin();
-    let types = ProcPlugin::register_all(&plugin, &mut executors)
-        .await
-        .unwrap();
-    assert_eq!(types, vec!["echo".to_string()]);
-    let host_env = std::env::vars()
-        .filter(|(k, _)| k == "PATH" || k == "HOME")
-        .collect();
-    let settings = Arc::new(Settings {
-        store: Store::new(Dirs {
-            dag_runs: dir.join("data/dag-runs"),
-            logs: dir.join("logs"),
-        }),
-        dags_dir: dir.to_path_buf(),
-        load: Default::default(),
-        host_env,
-        host_lookup: std::env::vars().collect(),
-        default_shell: "sh".into(),
-    });
-    let dag = Arc::new(file.main().clone());
-    let request = DagRunRequest {
-        settings,
-        executors: Arc::new(executors),
-        file: Arc::new(file),
-        dag,
-        run_id: "0198c0de-0000-7000-8000-000000000001".into(),
-        params: None,
-        parent: None,
-        default_work_dir: None,
-        stop,
-        dry: false,
-        retry: None,
-        source: Some(yaml.to_string()),
-    };
-    tokio::time::timeout(DEADLINE, dagu_engine::run_dag(request))
-        .await
-        .expect("the DAG did not finish")
-        .unwrap()
+    common::run_dag_with_plugin(dir, "plugin-dag.yaml", yaml, plugin, stop, DEADLINE).await
 }
 
 /// Files under `dir` whose text contains `needle`.

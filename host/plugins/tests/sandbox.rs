@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dagu_engine::{Executors, RunReport, RunRequest as DagRunRequest, Settings};
+use dagu_engine::RunReport;
 use dagu_plugin_sdk::{Capabilities, RunError, RunRequest, RunResponse};
 use dagu_plugins::{Backoff, Diagnostics, ProcConfig, ProcPlugin, RunControl, RunEnd};
-use dagu_store::{Dirs, NodeState, Store};
+use dagu_store::NodeState;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -430,46 +430,8 @@ async fn the_python_runtime_starts_cleanly_inside_the_sandbox() {
 // ---- through the engine: every forbidden act fails only its own step ----
 
 async fn run_dag(dir: &Path, yaml: &str, plugin: Arc<ProcPlugin>) -> RunReport {
-    let path = dir.join("hostile-dag.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let file = dagu_core::load_str(yaml, &path, &dagu_core::LoadOptions::default())
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    let mut executors = Executors::builtin();
-    ProcPlugin::register_all(&plugin, &mut executors)
-        .await
-        .unwrap();
-    let settings = Arc::new(Settings {
-        store: Store::new(Dirs {
-            dag_runs: dir.join("data/dag-runs"),
-            logs: dir.join("logs"),
-        }),
-        dags_dir: dir.to_path_buf(),
-        load: Default::default(),
-        host_env: std::env::vars()
-            .filter(|(k, _)| k == "PATH" || k == "HOME")
-            .collect(),
-        host_lookup: std::env::vars().collect(),
-        default_shell: "sh".into(),
-    });
-    let dag = Arc::new(file.main().clone());
-    let request = DagRunRequest {
-        settings,
-        executors: Arc::new(executors),
-        file: Arc::new(file),
-        dag,
-        run_id: "0198c0de-0000-7000-8000-000000000002".into(),
-        params: None,
-        parent: None,
-        default_work_dir: None,
-        stop: CancellationToken::new(),
-        dry: false,
-        retry: None,
-        source: Some(yaml.to_string()),
-    };
-    tokio::time::timeout(DEADLINE, dagu_engine::run_dag(request))
-        .await
-        .expect("the DAG did not finish")
-        .unwrap()
+    let stop = CancellationToken::new();
+    common::run_dag_with_plugin(dir, "hostile-dag.yaml", yaml, plugin, stop, DEADLINE).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
-//! Helpers shared by the plugin tests: the Python interpreter to run plugins with, and
-//! whether this kernel can sandbox them.
+//! Helpers shared by the plugin tests: the Python interpreter to run plugins with, whether
+//! this kernel can sandbox them, and running a DAG whose plugin steps a `ProcPlugin` serves.
 
 #![allow(dead_code)]
 
@@ -54,4 +54,58 @@ pub fn landlock() -> Result<i32, String> {
             Err(why.to_string())
         }
     }
+}
+
+/// Runs `yaml` (written to `dir/file_name`) with the plugin's step types registered; `stop`
+/// stops the run. Fails the test if the run does not end within `deadline`.
+pub async fn run_dag_with_plugin(
+    dir: &std::path::Path,
+    file_name: &str,
+    yaml: &str,
+    plugin: std::sync::Arc<dagu_plugins::ProcPlugin>,
+    stop: tokio_util::sync::CancellationToken,
+    deadline: std::time::Duration,
+) -> dagu_engine::RunReport {
+    use std::sync::Arc;
+    let path = dir.join(file_name);
+    std::fs::write(&path, yaml).unwrap();
+    let file = dagu_core::load_str(yaml, &path, &dagu_core::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let mut executors = dagu_engine::Executors::builtin();
+    let types = dagu_plugins::ProcPlugin::register_all(&plugin, &mut executors)
+        .await
+        .unwrap();
+    assert!(!types.is_empty(), "the plugin serves no step type");
+    let settings = Arc::new(dagu_engine::Settings {
+        store: dagu_store::Store::new(dagu_store::Dirs {
+            dag_runs: dir.join("data/dag-runs"),
+            logs: dir.join("logs"),
+        }),
+        dags_dir: dir.to_path_buf(),
+        load: Default::default(),
+        host_env: std::env::vars()
+            .filter(|(k, _)| k == "PATH" || k == "HOME")
+            .collect(),
+        host_lookup: std::env::vars().collect(),
+        default_shell: "sh".into(),
+    });
+    let dag = Arc::new(file.main().clone());
+    let request = dagu_engine::RunRequest {
+        settings,
+        executors: Arc::new(executors),
+        file: Arc::new(file),
+        dag,
+        run_id: "0198c0de-0000-7000-8000-000000000001".into(),
+        params: None,
+        parent: None,
+        default_work_dir: None,
+        stop,
+        dry: false,
+        retry: None,
+        source: Some(yaml.to_string()),
+    };
+    tokio::time::timeout(deadline, dagu_engine::run_dag(request))
+        .await
+        .expect("the DAG did not finish")
+        .unwrap()
 }
