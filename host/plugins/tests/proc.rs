@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dagu_engine::process::Interruption;
 use dagu_engine::RunReport;
+use dagu_engine::process::Interruption;
 use dagu_plugin_sdk::{LogStream, RunError, RunRequest};
 use dagu_plugins::{Backoff, Diagnostics, ProcConfig, ProcPlugin, RunControl, RunEnd};
 use dagu_store::NodeState;
