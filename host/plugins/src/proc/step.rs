@@ -51,15 +51,10 @@ async fn run_step(plugin: &ProcPlugin, input: &StepInput) -> StepOutput {
     // First use starts the process; its manifest has the schema to check the config with.
     let manifest = tokio::select! {
         m = plugin.manifest() => m,
-        _ = input.stop.cancelled() => return StepOutput {
-            exit_code: -1,
-            error: Some("stopped on request".into()),
-            interrupted: Some(Interruption::Stopped),
-            ..Default::default()
-        },
+        _ = input.stop.cancelled() => return StepOutput::stopped(),
     };
     let checked = match manifest {
-        Ok(m) => check_config(&m, &request),
+        Ok(m) => check_config(plugin, &m, &request),
         Err(e) => Err(format!("plugin error: {e}")),
     };
     if let Err(e) = checked {
@@ -141,7 +136,11 @@ fn expand_json(
 }
 
 /// Checks the expanded config against the step type's schema in the manifest.
-fn check_config(manifest: &Manifest, request: &RunRequest) -> Result<(), String> {
+fn check_config(
+    plugin: &ProcPlugin,
+    manifest: &Manifest,
+    request: &RunRequest,
+) -> Result<(), String> {
     let Some(info) = manifest
         .step_types
         .iter()
@@ -152,10 +151,8 @@ fn check_config(manifest: &Manifest, request: &RunRequest) -> Result<(), String>
             manifest.name, request.step_type
         ));
     };
-    let validator = jsonschema::options()
-        .should_validate_formats(false)
-        .with_pattern_options(jsonschema::PatternOptions::regex())
-        .build(&info.config_schema)
+    let validator = plugin
+        .config_validator(&info.name, &info.config_schema)
         .map_err(|e| {
             format!(
                 "plugin '{}' has an invalid config schema for '{}': {e}",

@@ -2,6 +2,7 @@
 //! use, shares it between concurrent runs, restarts it with backoff after a crash, stops it
 //! when idle, cancels runs on request and kills the process when a cancel is ignored.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
@@ -55,6 +56,8 @@ struct Inner {
     starts: AtomicU64,
     /// The latest manifest.
     manifest: Mutex<Option<Manifest>>,
+    /// Compiled config schemas by step type, with the schema they were compiled from.
+    validators: Mutex<HashMap<String, (serde_json::Value, Arc<jsonschema::Validator>)>>,
 }
 
 impl ProcPlugin {
@@ -69,6 +72,7 @@ impl ProcPlugin {
                 activity: AtomicU64::new(0),
                 starts: AtomicU64::new(0),
                 manifest: Mutex::new(None),
+                validators: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -90,6 +94,29 @@ impl ProcPlugin {
     /// The manifest of the last process that started, if any did.
     pub fn cached_manifest(&self) -> Option<Manifest> {
         lock(&self.inner.manifest).clone()
+    }
+
+    /// The compiled validator of a step type's config schema, compiled once per schema
+    /// (not once per step).
+    pub fn config_validator(
+        &self,
+        step_type: &str,
+        schema: &serde_json::Value,
+    ) -> Result<Arc<jsonschema::Validator>, String> {
+        let mut cache = lock(&self.inner.validators);
+        if let Some((compiled_from, validator)) = cache.get(step_type)
+            && compiled_from == schema
+        {
+            return Ok(validator.clone());
+        }
+        let validator = jsonschema::options()
+            .should_validate_formats(false)
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .build(schema)
+            .map_err(|e| e.to_string())?;
+        let validator = Arc::new(validator);
+        cache.insert(step_type.to_string(), (schema.clone(), validator.clone()));
+        Ok(validator)
     }
 
     /// The pid of the running process, if one runs.
