@@ -7,23 +7,13 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::plugin::{HostChannel, Plugin, RunContext, execute};
 use crate::protocol::{HostMessage, Outcome, PROTOCOL_V1, PluginMessage, encode};
-use crate::records::{LogStream, Manifest, RunError, RunRequest, RunResponse};
-
-/// A step-type plugin.
-pub trait Plugin: Send + Sync + 'static {
-    /// The manifest: name, version, step types with their config schemas, capabilities.
-    fn describe(&self) -> Manifest;
-
-    /// Runs one execution of a step. Log lines go through `ctx`; a long run should check
-    /// [`RunContext::is_cancelled`] and return [`RunError::Cancelled`] once it is set.
-    fn run(&self, request: RunRequest, ctx: &RunContext) -> Result<RunResponse, RunError>;
-}
+use crate::records::{LogStream, RunError};
 
 type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
 
@@ -41,62 +31,32 @@ impl CancelFlag {
     }
 }
 
-/// What a running step can reach: its log and its cancellation flag.
-pub struct RunContext {
-    id: String,
+/// The subprocess side of a [`RunContext`]: log lines and `done` go to the shared
+/// output, cancellation comes from the run's flag.
+struct StdioChannel {
     out: SharedWriter,
     cancel: Arc<CancelFlag>,
 }
 
-impl RunContext {
-    /// The id the host gave this run.
-    pub fn id(&self) -> &str {
-        &self.id
+impl HostChannel for StdioChannel {
+    fn log_line(&self, id: &str, stream: LogStream, line: &str) {
+        send(
+            &self.out,
+            &PluginMessage::Log {
+                id: id.to_string(),
+                stream,
+                line: line.to_string(),
+            },
+        );
     }
 
-    /// Sends log text to the step's stdout or stderr log, one message per line.
-    pub fn log(&self, stream: LogStream, text: &str) {
-        for line in text.split('\n') {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            send(
-                &self.out,
-                &PluginMessage::Log {
-                    id: self.id.clone(),
-                    stream,
-                    line: line.to_string(),
-                },
-            );
-        }
+    fn is_cancelled(&self, _id: &str) -> bool {
+        *lock(&self.cancel.set)
     }
 
-    /// [`RunContext::log`] to stdout.
-    pub fn stdout(&self, text: &str) {
-        self.log(LogStream::Stdout, text);
-    }
-
-    /// [`RunContext::log`] to stderr.
-    pub fn stderr(&self, text: &str) {
-        self.log(LogStream::Stderr, text);
-    }
-
-    /// Whether the host asked this run to stop.
-    pub fn is_cancelled(&self) -> bool {
-        *self
-            .cancel
-            .set
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Waits until the host asks this run to stop or `timeout` passes; returns whether it
-    /// was cancelled.
-    pub fn wait_cancelled(&self, timeout: Duration) -> bool {
+    fn wait_cancelled(&self, _id: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut set = self
-            .cancel
-            .set
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut set = lock(&self.cancel.set);
         while !*set {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -183,15 +143,19 @@ where
                     send(&out, &PluginMessage::Done { id, outcome });
                     continue;
                 }
-                let ctx = RunContext {
+                let ctx = RunContext::new(
                     id,
-                    out: out.clone(),
-                    cancel,
-                };
-                let (plugin, runs) = (plugin.clone(), runs.clone());
+                    Box::new(StdioChannel {
+                        out: out.clone(),
+                        cancel,
+                    }),
+                );
+                let (plugin, runs, out) = (plugin.clone(), runs.clone(), out.clone());
                 threads.push(std::thread::spawn(move || {
-                    execute(&*plugin, *request, &ctx);
-                    lock(&runs).remove(&ctx.id);
+                    let outcome = execute(&*plugin, *request, &ctx).into();
+                    lock(&runs).remove(ctx.id());
+                    let id = ctx.id().to_string();
+                    send(&out, &PluginMessage::Done { id, outcome });
                 }));
             }
             HostMessage::Cancel { id } => {
@@ -210,25 +174,6 @@ where
         let _ = t.join();
     }
     Ok(())
-}
-
-/// Runs one request and sends its `done`.
-fn execute(plugin: &dyn Plugin, request: RunRequest, ctx: &RunContext) {
-    let result = catch_unwind(AssertUnwindSafe(|| plugin.run(request, ctx))).unwrap_or_else(|p| {
-        let what = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        Err(RunError::internal(format!("the plugin panicked: {what}")))
-    });
-    send(
-        &ctx.out,
-        &PluginMessage::Done {
-            id: ctx.id.clone(),
-            outcome: result.into(),
-        },
-    );
 }
 
 /// Reads the next message; `None` at the end of input. Lines that are not a known

@@ -7,7 +7,7 @@ use std::thread;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::records::StepTypeInfo;
+use crate::records::{Manifest, RunRequest, RunResponse, StepTypeInfo};
 
 /// How long a test waits for any one message before failing.
 const DEADLINE: Duration = Duration::from_secs(30);

@@ -21,7 +21,7 @@ pub mod supervisor;
 pub use config::{Backoff, ProcConfig};
 pub use connection::StartError;
 pub use diagnostics::Diagnostics;
-pub use supervisor::{ProcPlugin, RunControl, RunEnd};
+pub use supervisor::{ProcPlugin, RunControl};
 
 /// The protocol versions this host speaks, preferred first.
 pub const SUPPORTED_PROTOCOLS: &[&str] = &[dagu_plugin_sdk::PROTOCOL_V1];

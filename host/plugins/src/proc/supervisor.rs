@@ -2,18 +2,18 @@
 //! use, shares it between concurrent runs, restarts it with backoff after a crash, stops it
 //! when idle, cancels runs on request and kills the process when a cancel is ignored.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use dagu_engine::process::Interruption;
-use dagu_plugin_sdk::{LogStream, Manifest, RunError, RunRequest, RunResponse};
+use dagu_plugin_sdk::{LogStream, Manifest, RunError, RunRequest};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::proc::config::ProcConfig;
 use crate::proc::connection::{Connection, RunEvent, StartError};
+use crate::step_io::{ConfigValidators, RunEnd};
 
 /// How one run is to be bounded.
 #[derive(Clone, Copy, Debug)]
@@ -24,16 +24,6 @@ pub struct RunControl<'a> {
     pub timeout: Option<Duration>,
     /// How long the plugin has to answer a `cancel` before its process group is killed.
     pub grace: Duration,
-}
-
-/// How a run ended.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunEnd {
-    /// The plugin's answer, or the host's own error (`internal` when the process died or
-    /// was killed, `cancelled` when stopped before it started).
-    pub result: Result<RunResponse, RunError>,
-    /// Set when the host asked the run to end early.
-    pub interrupted: Option<Interruption>,
 }
 
 /// The supervisor of one subprocess plugin. Cheap to share behind an `Arc`; register it
@@ -56,8 +46,8 @@ struct Inner {
     starts: AtomicU64,
     /// The latest manifest.
     manifest: Mutex<Option<Manifest>>,
-    /// Compiled config schemas by step type, with the schema they were compiled from.
-    validators: Mutex<HashMap<String, (serde_json::Value, Arc<jsonschema::Validator>)>>,
+    /// Compiled config schemas.
+    validators: ConfigValidators,
 }
 
 impl ProcPlugin {
@@ -72,7 +62,7 @@ impl ProcPlugin {
                 activity: AtomicU64::new(0),
                 starts: AtomicU64::new(0),
                 manifest: Mutex::new(None),
-                validators: Mutex::new(HashMap::new()),
+                validators: ConfigValidators::default(),
             }),
         }
     }
@@ -96,27 +86,9 @@ impl ProcPlugin {
         lock(&self.inner.manifest).clone()
     }
 
-    /// The compiled validator of a step type's config schema, compiled once per schema
-    /// (not once per step).
-    pub fn config_validator(
-        &self,
-        step_type: &str,
-        schema: &serde_json::Value,
-    ) -> Result<Arc<jsonschema::Validator>, String> {
-        let mut cache = lock(&self.inner.validators);
-        if let Some((compiled_from, validator)) = cache.get(step_type)
-            && compiled_from == schema
-        {
-            return Ok(validator.clone());
-        }
-        let validator = jsonschema::options()
-            .should_validate_formats(false)
-            .with_pattern_options(jsonschema::PatternOptions::regex())
-            .build(schema)
-            .map_err(|e| e.to_string())?;
-        let validator = Arc::new(validator);
-        cache.insert(step_type.to_string(), (schema.clone(), validator.clone()));
-        Ok(validator)
+    /// The plugin's compiled config schemas.
+    pub fn config_validators(&self) -> &ConfigValidators {
+        &self.inner.validators
     }
 
     /// The pid of the running process, if one runs.

@@ -49,7 +49,7 @@ fn intersect(
 }
 
 /// Whether host pattern `a` covers host pattern `b`.
-fn host_covers(a: &str, b: &str) -> bool {
+pub(crate) fn host_covers(a: &str, b: &str) -> bool {
     let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
     if a == "*" || a == b {
         return true;
@@ -99,7 +99,7 @@ fn path_meet(a: &str, b: &str) -> Option<String> {
     narrower(a, b, path_covers)
 }
 
-fn env_covers(a: &str, b: &str) -> bool {
+pub(crate) fn env_covers(a: &str, b: &str) -> bool {
     match a.strip_suffix('*') {
         Some(prefix) => b.strip_suffix('*').unwrap_or(b).starts_with(prefix),
         None => a == b,
@@ -110,7 +110,7 @@ fn env_meet(a: &str, b: &str) -> Option<String> {
     narrower(a, b, env_covers)
 }
 
-fn tcp_covers(a: &str, b: &str) -> bool {
+pub(crate) fn tcp_covers(a: &str, b: &str) -> bool {
     let split = |s: &str| -> (String, String) {
         match s.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), p.to_string()),

@@ -1,5 +1,6 @@
 //! Helpers shared by the plugin tests: the Python interpreter to run plugins with, whether
-//! this kernel can sandbox them, and running a DAG whose plugin steps a `ProcPlugin` serves.
+//! this kernel can sandbox them, the test WASM component, and running a DAG whose plugin
+//! steps a plugin serves.
 
 #![allow(dead_code)]
 
@@ -66,16 +67,29 @@ pub async fn run_dag_with_plugin(
     stop: tokio_util::sync::CancellationToken,
     deadline: std::time::Duration,
 ) -> dagu_engine::RunReport {
-    use std::sync::Arc;
-    let path = dir.join(file_name);
-    std::fs::write(&path, yaml).unwrap();
-    let file = dagu_core::load_str(yaml, &path, &dagu_core::LoadOptions::default())
-        .unwrap_or_else(|e| panic!("{e:?}"));
     let mut executors = dagu_engine::Executors::builtin();
     let types = dagu_plugins::ProcPlugin::register_all(&plugin, &mut executors)
         .await
         .unwrap();
     assert!(!types.is_empty(), "the plugin serves no step type");
+    run_dag(dir, file_name, yaml, executors, stop, deadline).await
+}
+
+/// Runs `yaml` (written to `dir/file_name`) with `executors`; `stop` stops the run. Fails
+/// the test if the run does not end within `deadline`.
+pub async fn run_dag(
+    dir: &std::path::Path,
+    file_name: &str,
+    yaml: &str,
+    executors: dagu_engine::Executors,
+    stop: tokio_util::sync::CancellationToken,
+    deadline: std::time::Duration,
+) -> dagu_engine::RunReport {
+    use std::sync::Arc;
+    let path = dir.join(file_name);
+    std::fs::write(&path, yaml).unwrap();
+    let file = dagu_core::load_str(yaml, &path, &dagu_core::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{e:?}"));
     let settings = Arc::new(dagu_engine::Settings {
         store: dagu_store::Store::new(dagu_store::Dirs {
             dag_runs: dir.join("data/dag-runs"),
@@ -108,4 +122,37 @@ pub async fn run_dag_with_plugin(
         .await
         .expect("the DAG did not finish")
         .unwrap()
+}
+
+/// The test component `tests/fixtures/wasm-probe`, built for `wasm32-wasip2` once per test
+/// process (into the folder the built-in plugins are built in, so it is usually warm).
+pub fn wasm_probe() -> &'static std::path::Path {
+    static PROBE: OnceLock<PathBuf> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let target = root.join("target/wasm-guests");
+        let out = Command::new(env!("CARGO"))
+            .current_dir(&root)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "dagu-test-wasm-probe",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "building the probe component failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("wasm32-wasip2/release/dagu_test_wasm_probe.wasm")
+    })
 }

@@ -1,0 +1,46 @@
+//! The step's `config`: its JSON Schema and its typed form.
+
+use dagu_plugin_sdk::RunError;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The settings of a `template` step.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    /// The template's data, `.` while rendering.
+    #[serde(default)]
+    pub data: Value,
+    /// The file to render into (relative paths against the working directory); stdout
+    /// when absent.
+    #[serde(default)]
+    pub output: Option<String>,
+}
+
+impl Config {
+    /// Reads the config; `null` (no config) means the defaults.
+    pub fn from_json(config: Value) -> Result<Config, RunError> {
+        if config.is_null() {
+            return Ok(Config::default());
+        }
+        serde_json::from_value(config).map_err(|e| RunError::invalid_config(e.to_string()))
+    }
+}
+
+/// The JSON Schema of the step's `config`.
+pub(crate) fn schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "data": {
+                "description": "The template's data: `.` while rendering."
+            },
+            "output": {
+                "type": "string",
+                "minLength": 1,
+                "description": "File to write the result to (relative to the working directory); stdout when absent."
+            }
+        },
+        "additionalProperties": false
+    })
+}
