@@ -692,3 +692,49 @@ fn loader_dag_executor_without_call_is_rejected() {
         "steps[0]",
     );
 }
+
+/// A custom step type that touches a file: `touch {{ .input.file }}`.
+const TOUCH_TYPE: &str = "step_types:\n  touch:\n    type: command\n    input_schema:\n      type: object\n      properties:\n        file: {type: string, default: ran.txt}\n        mode: {type: integer}\n    template:\n      command: touch {{ .input.file }}\n";
+
+#[test]
+fn loader_custom_step_type_bad_input_is_rejected_at_the_call() {
+    let yaml =
+        format!("{TOUCH_TYPE}steps:\n  - name: a\n    type: touch\n    with:\n      mode: fast\n");
+    let line = line_of(&yaml, "mode: fast");
+    assert_rejected("custombad.yaml", &yaml, &[line], "steps[0].with.mode");
+}
+
+#[test]
+fn loader_custom_step_type_forbidden_call_field_is_rejected() {
+    let yaml =
+        format!("{TOUCH_TYPE}steps:\n  - name: a\n    type: touch\n    command: touch ran.txt\n");
+    let line = line_of(&yaml, "command: touch ran.txt");
+    assert_rejected(
+        "customcmd.yaml",
+        &yaml,
+        &[line],
+        "not allowed when using a custom step type",
+    );
+}
+
+#[test]
+fn loader_custom_step_types_from_base_yaml_run_and_cannot_be_redefined() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.home.join("base.yaml"), TOUCH_TYPE).unwrap();
+    sb.write(
+        "usebase.yaml",
+        "steps:\n  - name: a\n    type: touch\n  - name: b\n    type: touch\n    with: {file: b.txt}\n",
+    );
+    let run = sb.run(&["start", "usebase.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(sb.exists("ran.txt"), "the default input was not applied");
+    assert!(sb.exists("b.txt"));
+    sb.write(
+        "redefine.yaml",
+        &format!("{TOUCH_TYPE}steps:\n  - 'true'\n"),
+    );
+    let run = sb.run(&["validate", "redefine.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(run.stderr.contains("redefine.yaml:2:"), "{}", run.stderr);
+    assert!(run.stderr.contains("base.yaml"), "{}", run.stderr);
+}

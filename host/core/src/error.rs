@@ -64,6 +64,11 @@ impl Errors {
         }
     }
 
+    /// The file the errors are about.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
     /// Records a problem at `pos` in `field`.
     pub fn push(&mut self, pos: Pos, field: impl Into<String>, message: impl Into<String>) {
         self.list.push(LoadError {

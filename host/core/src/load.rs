@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::build::dag;
+use crate::custom_types::{self, CustomTypes};
 use crate::error::{Errors, LoadError, LoadErrors};
 use crate::model::Dag;
 use crate::schema;
@@ -53,8 +54,9 @@ pub fn load_file(path: &Path, options: &LoadOptions) -> Result<DagFile, LoadErro
 
 /// Loads DAG text as if it came from `path`.
 pub fn load_str(source: &str, path: &Path, options: &LoadOptions) -> Result<DagFile, LoadErrors> {
+    let plugins = options.step_types.as_deref();
     let base = match &options.base_config {
-        Some(base_path) if base_path.is_file() => Some(load_base(base_path)?),
+        Some(base_path) if base_path.is_file() => Some(load_base(base_path, plugins)?),
         _ => None,
     };
     let documents = yaml::parse_documents(source).map_err(|e| syntax_error(path, source, e))?;
@@ -65,12 +67,19 @@ pub fn load_str(source: &str, path: &Path, options: &LoadOptions) -> Result<DagF
             continue;
         }
         let position = dags.len();
+        let custom = custom_types::read(
+            doc,
+            base.as_ref().map(|b| &b.step_types),
+            plugins,
+            &mut errors,
+        );
         let mut dag = dag::build(
             doc,
             path,
             position,
-            base.as_ref(),
-            options.step_types.as_deref(),
+            base.as_ref().map(|b| &b.dag),
+            plugins,
+            Some(&custom),
             &mut errors,
         );
         finish(&mut dag);
@@ -103,18 +112,27 @@ pub fn load_str(source: &str, path: &Path, options: &LoadOptions) -> Result<DagF
     })
 }
 
-fn load_base(path: &Path) -> Result<Dag, LoadErrors> {
+/// What `base.yaml` gives every document.
+#[derive(Default)]
+struct Base {
+    dag: Dag,
+    step_types: CustomTypes,
+}
+
+fn load_base(path: &Path, plugins: Option<&crate::StepTypes>) -> Result<Base, LoadErrors> {
     let source = std::fs::read_to_string(path)
         .map_err(|e| single(path, format!("failed to read base config: {e}")))?;
     let documents = yaml::parse_documents(&source).map_err(|e| syntax_error(path, &source, e))?;
     let mut errors = Errors::new(path);
-    let dag = match documents.into_iter().flatten().next() {
+    let base = match documents.into_iter().flatten().next() {
         Some(doc) if schema::check(&doc, &mut errors) => {
-            dag::build(&doc, path, 0, None, None, &mut errors)
+            let step_types = custom_types::read(&doc, None, plugins, &mut errors);
+            let dag = dag::build(&doc, path, 0, None, plugins, Some(&step_types), &mut errors);
+            Base { dag, step_types }
         }
-        _ => Dag::default(),
+        _ => Base::default(),
     };
-    errors.finish(dag)
+    errors.finish(base)
 }
 
 /// Defaults that depend on the whole merged document.

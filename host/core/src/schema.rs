@@ -57,7 +57,7 @@ pub fn warm_up() {
 }
 
 /// `/steps/2/retryPolicy/limit` → `steps[2].retryPolicy.limit`.
-fn pointer_to_field(pointer: &str) -> String {
+pub(crate) fn pointer_to_field(pointer: &str) -> String {
     let mut out = String::new();
     for token in pointer.split('/').skip(1) {
         let token = token.replace("~1", "/").replace("~0", "~");

@@ -149,6 +149,47 @@ impl Node {
             ),
         }
     }
+
+    /// A tree built from JSON, every node at `pos` (for values that have no place in the
+    /// source, such as schema defaults).
+    pub fn from_json(value: &serde_json::Value, pos: Pos) -> Node {
+        use serde_json::Value as J;
+        let value = match value {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            J::String(s) => Value::Str(s.clone()),
+            J::Array(items) => Value::Seq(items.iter().map(|i| Node::from_json(i, pos)).collect()),
+            J::Object(map) => Value::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        let key = Node {
+                            pos,
+                            value: Value::Str(k.clone()),
+                        };
+                        (key, Node::from_json(v, pos))
+                    })
+                    .collect(),
+            ),
+        };
+        Node { pos, value }
+    }
+
+    /// Moves this node and everything under it to `pos`.
+    pub fn relocate(&mut self, pos: Pos) {
+        self.pos = pos;
+        match &mut self.value {
+            Value::Seq(items) => items.iter_mut().for_each(|i| i.relocate(pos)),
+            Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+                k.relocate(pos);
+                v.relocate(pos);
+            }),
+            _ => {}
+        }
+    }
 }
 
 /// Parses every document of a YAML stream. Empty documents come back as `None`.
@@ -430,5 +471,17 @@ mod tests {
         let err = parse_documents("a: b: c\n").unwrap_err();
         assert_eq!(err.pos.line, 1);
         assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn json_round_trips_through_nodes() {
+        let json = serde_json::json!({"a": [1, 2.5, "x", null, true], "b": {"c": -3}});
+        let pos = Pos { line: 4, col: 2 };
+        let mut node = Node::from_json(&json, pos);
+        assert_eq!(node.to_json(), json);
+        assert_eq!(node.at_pointer("/b/c").pos, pos);
+        let moved = Pos { line: 9, col: 1 };
+        node.relocate(moved);
+        assert_eq!(node.at_pointer("/a/2").pos, moved);
     }
 }

@@ -23,12 +23,14 @@ static NAME_FORMAT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_
 
 /// Builds document `index` of `file`. `base` is the DAG built from `base.yaml`, whose
 /// values the document overrides (lists such as env and params are appended to).
+/// `custom_types` are the step types steps may use besides the builtin and plugin ones.
 pub fn build(
     doc: &Node,
     file: &Path,
     index: usize,
     base: Option<&Dag>,
     step_types: Option<&crate::StepTypes>,
+    custom_types: Option<&crate::CustomTypes>,
     errors: &mut Errors,
 ) -> Dag {
     let mut dag = base.cloned().unwrap_or_default();
@@ -50,6 +52,7 @@ pub fn build(
         dag_ssh: root.has("ssh"),
         dag_container: root.has("container"),
         step_types,
+        custom_types,
     };
     dag.handlers.inherited = HandlerKind::ALL
         .into_iter()

@@ -4,6 +4,7 @@ use crate::build::policy;
 use crate::build::values::{
     boolean, conditions, env_entries, scalar_or_json, seconds, text, text_list,
 };
+use crate::custom_types::{CustomTypes, Expansion};
 use crate::error::Errors;
 use crate::fields::{Field, Obj};
 use crate::model::{Call, Command, LogOutput, Parallel, ParallelItems, Shell, Step};
@@ -18,6 +19,8 @@ pub struct StepDefaults<'a> {
     pub dag_container: bool,
     /// Config schemas of plugin step types.
     pub step_types: Option<&'a crate::StepTypes>,
+    /// Custom step types (`step_types`), expanded before a step is built.
+    pub custom_types: Option<&'a CustomTypes>,
 }
 
 /// A step as built, plus what the graph pass needs.
@@ -33,6 +36,21 @@ pub struct BuiltStep {
     pub id_pos: Pos,
     /// Field path of the step (`steps[3]`).
     pub path: String,
+}
+
+impl BuiltStep {
+    /// An empty step at `node`.
+    fn new(node: &Node, path: String) -> Self {
+        BuiltStep {
+            step: Step::default(),
+            named: false,
+            depends: None,
+            pos: node.pos,
+            name_pos: node.pos,
+            id_pos: node.pos,
+            path,
+        }
+    }
 }
 
 /// Signal names accepted by `signalOnStop`.
@@ -51,15 +69,29 @@ pub fn build(
     defaults: StepDefaults<'_>,
     errors: &mut Errors,
 ) -> Option<BuiltStep> {
-    let mut built = BuiltStep {
-        step: Step::default(),
-        named: false,
-        depends: None,
-        pos: node.pos,
-        name_pos: node.pos,
-        id_pos: node.pos,
-        path,
-    };
+    if let Some(types) = defaults.custom_types
+        && let Some(obj) = Obj::new(node, &path)
+    {
+        match types.expand(&obj, errors) {
+            Expansion::NotCustom => {}
+            Expansion::Step(expanded) => {
+                let builtin = StepDefaults {
+                    custom_types: None,
+                    ..defaults
+                };
+                return build(&expanded, path, builtin, errors);
+            }
+            Expansion::Failed => {
+                // Kept with its name and dependencies so that the graph checks do not
+                // report follow-on errors; the load fails anyway.
+                let mut built = BuiltStep::new(node, path.clone());
+                read_identity(&obj, &mut built, errors);
+                read_control(&obj, &mut built, errors);
+                return Some(built);
+            }
+        }
+    }
+    let mut built = BuiltStep::new(node, path);
     if let Some(cmd) = node.text() {
         built.step.step_type = "command".into();
         set_command(&mut built.step, Command::Line(cmd));
@@ -123,16 +155,7 @@ fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults<'_>, errors
             None => step_type = text(ex, errors),
         }
     }
-    let config_field = obj.get(errors, "config");
-    let with_field = obj.get(errors, "with");
-    if let (Some(c), Some(_)) = (&config_field, &with_field) {
-        errors.push(
-            c.key_pos,
-            &c.path,
-            "'config' and 'with' cannot be used together",
-        );
-    }
-    if let Some(c) = config_field.or(with_field) {
+    if let Some(c) = config_field(obj, errors) {
         let json = c.node.to_json();
         config = Some(match (config.take(), json) {
             (Some(serde_json::Value::Object(mut base)), serde_json::Value::Object(over)) => {
@@ -198,6 +221,20 @@ fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults<'_>, errors
         .get(errors, "shell_packages")
         .map(|f| text_list(&f, errors))
         .unwrap_or_default();
+}
+
+/// The step's `config` or its 2.x name `with`; both at once is an error.
+pub(crate) fn config_field<'a>(obj: &Obj<'a>, errors: &mut Errors) -> Option<Field<'a>> {
+    let config = obj.get(errors, "config");
+    let with = obj.get(errors, "with");
+    if let (Some(c), Some(_)) = (&config, &with) {
+        errors.push(
+            c.key_pos,
+            &c.path,
+            "'config' and 'with' cannot be used together",
+        );
+    }
+    config.or(with)
 }
 
 /// Legacy and alias type names mapped to the ones the engine dispatches on.
