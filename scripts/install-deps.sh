@@ -17,4 +17,6 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 rustup show active-toolchain >/dev/null  # installs the pinned toolchain from rust-toolchain.toml
+# The built-in plugins are built as WASM components, example Extism plugins as WASM modules.
+rustup target add wasm32-wasip2 wasm32-unknown-unknown
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest

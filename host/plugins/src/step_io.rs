@@ -65,7 +65,11 @@ pub fn build_request(input: &StepInput) -> Result<RunRequest, String> {
     let expand_text = |text: &str| {
         expand(text, &ctx, Stages::ALL).map_err(|e| format!("failed to expand the step: {e}"))
     };
-    let config = expand_json(&step.config, &expand_text)?;
+    // A step without `config` has an empty one.
+    let config = match &step.config {
+        Value::Null => Value::Object(Default::default()),
+        config => expand_json(config, &expand_text)?,
+    };
     let command = match &step.command {
         None => Vec::new(),
         Some(c) => command_lines(c)

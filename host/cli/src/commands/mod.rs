@@ -4,6 +4,7 @@ pub mod inspect;
 pub mod manage;
 pub mod plugin;
 pub mod plugin_new;
+pub mod plugin_serve;
 pub mod start;
 pub mod validate;
 
@@ -217,10 +218,12 @@ pub fn exit_code(status: &RunStatus) -> u8 {
     }
 }
 
-/// Built-in step executors plus the step types of the deployment's enabled plugins
-/// (registered lazily: no plugin process starts until a step of its type runs).
+/// Built-in step executors, the built-in WASM plugins, and the step types of the
+/// deployment's enabled plugins (all registered lazily: no component loads and no plugin
+/// process starts until a step of its type runs).
 pub fn executors(ctx: &Ctx) -> Arc<Executors> {
     let mut executors = Executors::builtin();
+    plugin::register_builtin_plugins(ctx, &mut executors);
     if let Some((registry, _)) = ctx.plugins() {
         plugin::register_plugins(registry, &mut executors);
     }
