@@ -53,9 +53,15 @@ fn main() {
             .unwrap_or_else(|e| panic!("precompiling the built-in plugin {name}: {e:?}"));
         fs::write(out_dir.join(format!("{name}.wasm")), &wasm).unwrap();
         fs::write(out_dir.join(format!("{name}.cwasm")), &compiled).unwrap();
+        let schema = root.join("plugins").join(name).join("config.schema.json");
+        let schema = if schema.exists() {
+            format!("Some(include_str!({:?}))", schema.display().to_string())
+        } else {
+            "None".to_string()
+        };
         table.push_str(&format!(
             "    Builtin {{ name: {name:?}, component: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.wasm\")), \
-             precompiled: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.cwasm\")) }},\n"
+             precompiled: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.cwasm\")), config_schema: {schema} }},\n"
         ));
     }
     table.push(']');

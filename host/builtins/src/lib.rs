@@ -14,6 +14,9 @@ pub struct Builtin {
     pub component: &'static [u8],
     /// The component compiled by [`engine_config`] for the building machine.
     pub precompiled: &'static [u8],
+    /// The JSON Schema of its step type's config (`plugins/<name>/config.schema.json`),
+    /// for checking configs when a DAG is loaded.
+    pub config_schema: Option<&'static str>,
 }
 
 /// Every built-in plugin.

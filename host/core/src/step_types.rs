@@ -3,7 +3,7 @@
 //! file, line and field, like every other error.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::Errors;
 use crate::yaml::Node;
@@ -11,7 +11,35 @@ use crate::yaml::Node;
 /// A catalog of step types with config schemas.
 #[derive(Clone, Default)]
 pub struct StepTypes {
-    validators: HashMap<String, Arc<jsonschema::Validator>>,
+    validators: HashMap<String, Arc<Schema>>,
+}
+
+/// One step type's config schema: compiled when added, or (for schemas shipped with the
+/// binary) when the first config of that type is checked, so loading a DAG pays only for
+/// the step types it uses.
+enum Schema {
+    Compiled(Arc<jsonschema::Validator>),
+    Deferred {
+        text: &'static str,
+        compiled: OnceLock<Result<Arc<jsonschema::Validator>, String>>,
+    },
+}
+
+impl Schema {
+    fn validator(&self) -> Result<Arc<jsonschema::Validator>, String> {
+        match self {
+            Schema::Compiled(v) => Ok(v.clone()),
+            Schema::Deferred { text, compiled } => compiled
+                .get_or_init(|| {
+                    let json: serde_json::Value =
+                        serde_json::from_str(text).map_err(|e| e.to_string())?;
+                    jsonschema::validator_for(&json)
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string())
+                })
+                .clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for StepTypes {
@@ -29,9 +57,23 @@ impl StepTypes {
     ) -> Result<(), String> {
         let validator = jsonschema::validator_for(config_schema)
             .map_err(|e| format!("step type '{step_type}': invalid config schema: {e}"))?;
-        self.validators
-            .insert(step_type.to_string(), Arc::new(validator));
+        self.validators.insert(
+            step_type.to_string(),
+            Arc::new(Schema::Compiled(Arc::new(validator))),
+        );
         Ok(())
+    }
+
+    /// Adds a step type whose config schema (JSON text shipped with the binary) is
+    /// compiled when the first config of that type is checked.
+    pub fn add_deferred(&mut self, step_type: &str, config_schema: &'static str) {
+        self.validators.insert(
+            step_type.to_string(),
+            Arc::new(Schema::Deferred {
+                text: config_schema,
+                compiled: OnceLock::new(),
+            }),
+        );
     }
 
     /// Whether the catalog knows this step type.
@@ -48,8 +90,19 @@ impl StepTypes {
         at: &Node,
         errors: &mut Errors,
     ) {
-        let Some(validator) = self.validators.get(step_type) else {
+        let Some(schema) = self.validators.get(step_type) else {
             return;
+        };
+        let validator = match schema.validator() {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(
+                    at.pos,
+                    path.to_string(),
+                    format!("step type '{step_type}' has an invalid config schema: {e}"),
+                );
+                return;
+            }
         };
         let null = Node {
             pos: at.pos,
@@ -121,5 +174,30 @@ mod tests {
         );
         assert!(load("steps:\n  - name: a\n    executor:\n      type: echo\n      config: {message: hi}\n").is_ok());
         assert!(load("steps:\n  - name: a\n    type: other\n    config: {anything: 1}\n").is_ok());
+    }
+
+    #[test]
+    fn deferred_schemas_are_checked_like_compiled_ones() {
+        let mut types = StepTypes::default();
+        types.add_deferred(
+            "q",
+            r#"{"type": "object", "properties": {"raw": {"type": "boolean"}}}"#,
+        );
+        types.add_deferred("broken", r#"{"type": 5}"#);
+        let options = LoadOptions {
+            step_types: Some(Arc::new(types)),
+            ..Default::default()
+        };
+        let load = |yaml: &str| load_str(yaml, Path::new("p.yaml"), &options);
+        let err =
+            load("steps:\n  - name: a\n    type: q\n    config: {raw: yes please}\n").unwrap_err();
+        assert_eq!(err.0[0].field, "steps[0].config.raw");
+        assert!(load("steps:\n  - name: a\n    type: q\n    config: {raw: true}\n").is_ok());
+        let err = load("steps:\n  - name: a\n    type: broken\n").unwrap_err();
+        assert!(
+            err.0[0].message.contains("invalid config schema"),
+            "{}",
+            err
+        );
     }
 }

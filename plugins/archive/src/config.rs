@@ -3,7 +3,7 @@
 
 use dagu_plugin_sdk::RunError;
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 /// The settings of an `archive` step.
 #[derive(Debug, Deserialize)]
@@ -89,75 +89,9 @@ impl Config {
 
 /// The JSON Schema of the step's `config`.
 pub(crate) fn schema() -> Value {
-    let patterns = json!({
-        "oneOf": [
-            {"type": "string"},
-            {"type": "array", "items": {"type": "string"}}
-        ]
-    });
-    let keys = [
-        ("source", None, json!({"type": "string", "minLength": 1})),
-        (
-            "destination",
-            None,
-            json!({"type": "string", "minLength": 1}),
-        ),
-        (
-            "format",
-            None,
-            json!({"type": "string", "enum": ["tar", "tar.gz", "tgz", "zip"]}),
-        ),
-        (
-            "compressionLevel",
-            Some("compression_level"),
-            json!({"type": "integer", "minimum": -1, "maximum": 9}),
-        ),
-        ("password", None, json!({"type": "string"})),
-        ("overwrite", None, json!({"type": "boolean"})),
-        (
-            "preservePaths",
-            Some("preserve_paths"),
-            json!({"type": "boolean"}),
-        ),
-        (
-            "stripComponents",
-            Some("strip_components"),
-            json!({"type": "integer", "minimum": 0}),
-        ),
-        ("include", None, patterns.clone()),
-        ("exclude", None, patterns),
-        ("dryRun", Some("dry_run"), json!({"type": "boolean"})),
-        ("verbose", None, json!({"type": "boolean"})),
-        (
-            "followSymlinks",
-            Some("follow_symlinks"),
-            json!({"type": "boolean"}),
-        ),
-        (
-            "verifyIntegrity",
-            Some("verify_integrity"),
-            json!({"type": "boolean"}),
-        ),
-        (
-            "continueOnError",
-            Some("continue_on_error"),
-            json!({"type": "boolean"}),
-        ),
-    ];
-    let mut properties = Map::new();
-    let mut not_both = Vec::new();
-    for (name, snake, schema) in keys {
-        properties.insert(name.to_string(), schema.clone());
-        if let Some(snake) = snake {
-            properties.insert(snake.to_string(), schema);
-            not_both.push(json!({"not": {"required": [name, snake]}}));
-        }
-    }
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": ["source"],
-        "allOf": not_both,
-        "additionalProperties": false
-    })
+    serde_json::from_str(CONFIG_SCHEMA).expect("config.schema.json is JSON")
 }
+
+/// The JSON Schema of the step's config, as shipped in `config.schema.json` (the host
+/// embeds the same file to check configs when a DAG is loaded).
+pub const CONFIG_SCHEMA: &str = include_str!("../config.schema.json");

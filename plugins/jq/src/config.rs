@@ -2,7 +2,7 @@
 
 use dagu_plugin_sdk::RunError;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The settings of a `jq` step.
 #[derive(Debug, Default, Deserialize)]
@@ -25,14 +25,9 @@ impl Config {
 
 /// The JSON Schema of the step's `config`.
 pub(crate) fn schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "raw": {
-                "type": "boolean",
-                "description": "Print string results without quotes (like jq -r)."
-            }
-        },
-        "additionalProperties": false
-    })
+    serde_json::from_str(CONFIG_SCHEMA).expect("config.schema.json is JSON")
 }
+
+/// The JSON Schema of the step's config, as shipped in `config.schema.json` (the host
+/// embeds the same file to check configs when a DAG is loaded).
+pub const CONFIG_SCHEMA: &str = include_str!("../config.schema.json");

@@ -2,7 +2,7 @@
 
 use dagu_plugin_sdk::RunError;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The settings of a `template` step.
 #[derive(Debug, Default, Deserialize)]
@@ -29,18 +29,9 @@ impl Config {
 
 /// The JSON Schema of the step's `config`.
 pub(crate) fn schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "data": {
-                "description": "The template's data: `.` while rendering."
-            },
-            "output": {
-                "type": "string",
-                "minLength": 1,
-                "description": "File to write the result to (relative to the working directory); stdout when absent."
-            }
-        },
-        "additionalProperties": false
-    })
+    serde_json::from_str(CONFIG_SCHEMA).expect("config.schema.json is JSON")
 }
+
+/// The JSON Schema of the step's config, as shipped in `config.schema.json` (the host
+/// embeds the same file to check configs when a DAG is loaded).
+pub const CONFIG_SCHEMA: &str = include_str!("../config.schema.json");

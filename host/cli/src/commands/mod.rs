@@ -28,6 +28,8 @@ pub struct Ctx {
     /// The deployment's plugins, loaded on first use (once per invocation).
     plugins:
         std::sync::OnceLock<Option<(dagu_plugins::registry::Registry, Arc<dagu_core::StepTypes>)>>,
+    /// [`Ctx::step_types`], built on first use.
+    step_types: std::sync::OnceLock<Arc<dagu_core::StepTypes>>,
 }
 
 /// A DAG file as loaded for a command.
@@ -43,6 +45,7 @@ impl Ctx {
             paths: Paths::resolve(home_flag, config_flag),
             quiet,
             plugins: std::sync::OnceLock::new(),
+            step_types: std::sync::OnceLock::new(),
         }
     }
 
@@ -70,8 +73,29 @@ impl Ctx {
         LoadOptions {
             base_config: Some(self.paths.base_config.clone()),
             name,
-            step_types: self.plugins().map(|(_, catalog)| catalog.clone()),
+            step_types: Some(self.step_types()),
         }
+    }
+
+    /// The config schemas of every step type a plugin serves here: the enabled plugins'
+    /// and the built-in plugins' (unless an enabled plugin took over the name).
+    fn step_types(&self) -> Arc<dagu_core::StepTypes> {
+        self.step_types
+            .get_or_init(|| {
+                let mut catalog = match self.plugins() {
+                    Some((_, catalog)) => (**catalog).clone(),
+                    None => dagu_core::StepTypes::default(),
+                };
+                for builtin in dagu_builtins::BUILTINS {
+                    if let Some(schema) = builtin.config_schema
+                        && !catalog.contains(builtin.name)
+                    {
+                        catalog.add_deferred(builtin.name, schema);
+                    }
+                }
+                Arc::new(catalog)
+            })
+            .clone()
     }
 
     /// Resolves and loads a DAG reference.
