@@ -312,3 +312,48 @@ fn a_compiled_component_is_cached_by_hash_and_loaded_from_the_cache() {
         .unwrap();
     assert_eq!(before, after);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installed_wasm_component_package_runs_with_its_grants() {
+    use dagu_plugins::registry::{DeploymentConfig, Registry, register};
+    let w = World::new();
+    let home = w.folder("home");
+    let dir = w.folder("home/plugins/probe");
+    std::fs::copy(common::wasm_probe(), dir.join("probe.wasm")).unwrap();
+    std::fs::write(
+        dir.join("plugin.toml"),
+        "name = \"probe\"\nversion = \"0.1.0\"\nkind = \"wasm-component\"\n\
+         step_types = [\"probe\"]\n[entry]\nprogram = \"probe.wasm\"\n\
+         [capabilities]\nhttp_hosts = [\"*\"]\nenv = [\"HOME\"]\n",
+    )
+    .unwrap();
+    let config = DeploymentConfig::parse(
+        &home.join("config.yaml"),
+        "plugins:\n  enabled: [probe]\n  grants:\n    probe:\n      http_hosts: [example.invalid]\n",
+    )
+    .unwrap();
+    let registry = Registry::load(&home, config);
+    assert!(registry.problems.is_empty(), "{:?}", registry.problems);
+    let mut executors = Executors::builtin();
+    register(&registry, &mut executors);
+    let yaml = "type: graph\nsteps:\n  - name: say\n    type: probe\n    config: {action: echo, message: hi}\n  - name: env\n    type: probe\n    config: {action: env, name: HOME}\n";
+    let report = common::run_dag(
+        &w.folder("work"),
+        "package.yaml",
+        yaml,
+        executors,
+        CancellationToken::new(),
+        DEADLINE,
+    )
+    .await;
+    let say = node(&report, "say");
+    assert_eq!(say.status, NodeState::Succeeded, "{}", say.error);
+    assert_eq!(std::fs::read_to_string(&say.stdout).unwrap(), "hi\n");
+    // HOME was requested but not granted: effective grants leave it out.
+    let env = node(&report, "env");
+    assert_eq!(env.status, NodeState::Failed);
+    assert!(env.error.contains("HOME is not set"), "{}", env.error);
+    // The compiled component was cached under the home folder.
+    let cached = std::fs::read_dir(home.join("cache/wasm")).unwrap().count();
+    assert_eq!(cached, 1);
+}

@@ -60,7 +60,7 @@ const SIGNALS: &[&str] = &[
 ];
 
 /// Step types that accept `script:`.
-const SCRIPT_TYPES: &[&str] = &["command", "http", "jq"];
+const SCRIPT_TYPES: &[&str] = &["command", "http", "jq", "template"];
 
 /// Builds a step from a map node or a string shorthand.
 pub fn build(

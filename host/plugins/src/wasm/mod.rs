@@ -9,17 +9,20 @@
 //!   vars, wasi-http limited to the granted hosts, the memory limit, the log files.
 //! * [`plugin`]: [`WasmPlugin`]: a loaded component checked against its grants, with its
 //!   `InstancePre` and manifest.
-//! * [`builtin`]: the built-in plugins embedded in the binary, loaded on first use.
+//! * [`lazy`]: [`LazyComponent`], a component loaded when its first step runs.
+//! * [`builtin`]: the built-in plugins embedded in the binary.
 //! * [`step`]: [`WasmPlugin`] as a [`dagu_engine::StepExecutor`]: a fresh store and
 //!   instance per step, deadlines and stop requests through epoch interruption.
 
 pub mod bindings;
 pub mod builtin;
 pub mod engine;
+pub mod lazy;
 pub mod plugin;
 pub mod state;
 pub mod step;
 
-pub use builtin::{BuiltinPlugin, register_builtins};
+pub use builtin::register_builtins;
 pub use engine::{WasmEngine, WasmError};
+pub use lazy::{ComponentSource, LazyComponent};
 pub use plugin::{WasmLimits, WasmPlugin};
