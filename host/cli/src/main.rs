@@ -137,8 +137,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Most commands load a DAG; compile its schema while the arguments and file are read.
-    std::thread::spawn(dagu_core::schema::warm_up);
     // Usage errors exit 1 like every other error; help goes to stdout with 0.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -147,6 +145,11 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::from(e.use_stderr()));
         }
     };
+    // Most commands load a DAG; compile its schema while the file is read. Plugin
+    // processes (`plugin serve`) load none.
+    if !matches!(&cli.command, Command::Plugin { command } if command.is_serve()) {
+        std::thread::spawn(dagu_core::schema::warm_up);
+    }
     let ctx = commands::Ctx::new(cli.dagu_home.as_deref(), cli.config.as_deref(), cli.quiet);
     let code = match cli.command {
         Command::Start(run) => commands::start::start(&ctx, &run, false),

@@ -1,5 +1,5 @@
-//! `dagu plugin list | inspect | verify | lock | install | new`, and the plugin step types
-//! that `dagu start` registers.
+//! `dagu plugin list | inspect | verify | lock | install | new` (and `serve`, which the host
+//! runs), and the plugin step types that `dagu start` registers.
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +51,18 @@ pub enum PluginCommand {
         #[arg(long, value_name = "PATH")]
         sdk: Option<PathBuf>,
     },
+    /// Serve an Extism module or a native plugin library over the plugin protocol on
+    /// stdin/stdout. The host starts this for plugins of kind extism and dylib; it is not
+    /// meant to be run by hand.
+    #[command(hide = true)]
+    Serve(super::plugin_serve::ServeArgs),
+}
+
+impl PluginCommand {
+    /// Whether this is `serve`: a plugin process, which loads no DAG.
+    pub fn is_serve(&self) -> bool {
+        matches!(self, PluginCommand::Serve(_))
+    }
 }
 
 /// Runs a `dagu plugin` subcommand.
@@ -64,6 +76,7 @@ pub fn run(ctx: &Ctx, command: &PluginCommand) -> Result<u8> {
         PluginCommand::New { name, dir, sdk } => {
             super::plugin_new::new(ctx, name, dir.as_deref(), sdk.as_deref())
         }
+        PluginCommand::Serve(args) => super::plugin_serve::serve(args),
     }
 }
 
@@ -100,6 +113,18 @@ pub fn step_type_catalog(ctx: &Ctx, registry: &Registry) -> dagu_core::StepTypes
 /// Registers the step types of the enabled plugins (nothing starts).
 pub fn register_plugins(registry: &Registry, executors: &mut Executors) {
     registry::register(registry, executors);
+}
+
+/// Registers the built-in WASM plugins with the deployment's grants for them (or their
+/// defaults when it grants nothing).
+pub fn register_builtin_plugins(ctx: &Ctx, executors: &mut Executors) {
+    let config = DeploymentConfig::load(&ctx.paths.config_file).ok();
+    dagu_plugins::wasm::register_builtins(executors, |name| {
+        match config.as_ref().and_then(|c| c.grants.get(name)) {
+            Some(granted) => granted.clone(),
+            None => dagu_plugins::wasm::builtin::default_grants(name),
+        }
+    });
 }
 
 fn warn(ctx: &Ctx, message: &str) {

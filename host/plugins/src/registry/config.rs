@@ -10,6 +10,7 @@
 //!       fs_read: [/data]
 //!   step_types:                    # who serves a step type two plugins claim
 //!     echo: python-echo
+//!   trusted: [native-echo]         # dylib plugins allowed to run native code
 //!   locked: true                   # run only what plugins.lock pins
 //!   require_signatures: true       # ... and only with a valid signature
 //!   trusted_keys: [RWQ...]         # minisign public keys
@@ -43,6 +44,8 @@ pub struct DeploymentConfig {
     pub trusted_keys: Vec<String>,
     /// Which plugin serves a step type that several enabled plugins claim.
     pub step_types: BTreeMap<String, String>,
+    /// Plugins trusted to run native code: `dylib` plugins run only when listed here.
+    pub trusted: Vec<String>,
 }
 
 impl DeploymentConfig {
@@ -93,6 +96,7 @@ impl DeploymentConfig {
                 "locked" => c.locked = r.bool(v, &field)?,
                 "require_signatures" => c.require_signatures = r.bool(v, &field)?,
                 "trusted_keys" => c.trusted_keys = r.strings(v, &field)?,
+                "trusted" => c.trusted = r.strings(v, &field)?,
                 "grants" => {
                     for (name, caps) in r.map(v, &field)? {
                         let name = name.text().unwrap_or_default();
@@ -111,8 +115,8 @@ impl DeploymentConfig {
                     return Err(r.error(
                         k,
                         &field,
-                        "unknown key: expected paths, enabled, grants, step_types, locked, \
-                         require_signatures or trusted_keys",
+                        "unknown key: expected paths, enabled, grants, step_types, trusted, \
+                         locked, require_signatures or trusted_keys",
                     ));
                 }
             }
@@ -123,6 +127,11 @@ impl DeploymentConfig {
     /// Whether the plugin `name` is in the `enabled` list.
     pub fn is_enabled(&self, name: &str) -> bool {
         self.enabled.iter().any(|n| n == name)
+    }
+
+    /// Whether the plugin `name` is in the `trusted` list.
+    pub fn is_trusted(&self, name: &str) -> bool {
+        self.trusted.iter().any(|n| n == name)
     }
 
     /// What the deployment grants the plugin `name` (nothing when it has no entry).
@@ -273,12 +282,14 @@ mod tests {
     fn both_key_spellings_are_read() {
         let text = "plugins:\n  enabled: [a, b]\n  requireSignatures: true\n  locked: true\n  \
                     trustedKeys: [RWQkey]\n  paths: [extra, /abs]\n  stepTypes:\n    echo: a\n  \
+                    trusted: [b]\n  \
                     grants:\n    a:\n      fsRead: [/data]\n      http_hosts: [x.org]\n      \
                     exec: true\n";
         let c = parse(text).unwrap();
         assert_eq!(c.enabled, vec!["a", "b"]);
         assert!(c.require_signatures && c.locked && c.enforces_lock());
         assert_eq!(c.trusted_keys, vec!["RWQkey"]);
+        assert!(c.is_trusted("b") && !c.is_trusted("a"));
         assert_eq!(
             c.paths,
             vec![PathBuf::from("/etc/dagu/extra"), PathBuf::from("/abs")]

@@ -39,9 +39,10 @@ pub enum Kind {
     Subprocess,
     /// A WebAssembly component (not supported yet).
     WasmComponent,
-    /// An Extism plugin (not supported yet).
+    /// An Extism module, run by `dagu plugin serve extism` (a subprocess of the host).
     Extism,
-    /// A native library (not supported yet).
+    /// A native library with dagu's C ABI, run by `dagu plugin serve --dylib`; only for
+    /// plugins the deployment trusts.
     Dylib,
     /// Built into the `dagu` binary (not supported yet).
     Builtin,
@@ -70,7 +71,10 @@ impl Kind {
 
     /// Whether this host can run plugins of this kind.
     pub fn is_supported(self) -> bool {
-        self == Kind::Subprocess
+        matches!(
+            self,
+            Kind::Subprocess | Kind::Extism | Kind::Dylib | Kind::WasmComponent
+        )
     }
 
     fn parse(s: &str) -> Option<Kind> {
@@ -111,8 +115,8 @@ pub struct Package {
     pub description: String,
     /// How to start it.
     pub entry: Entry,
-    /// Marked trusted by its publisher (matters for native `dylib` plugins later; a
-    /// deployment still decides what it grants).
+    /// Marked trusted by its publisher: informational only. A `dylib` plugin runs only when
+    /// the deployment lists it in `plugins.trusted`.
     pub trusted: bool,
     /// The step types it provides, declared here so they can be registered without
     /// starting the plugin.
@@ -531,9 +535,9 @@ exec = true
     #[test]
     fn other_kinds_parse_without_an_artifact_check() {
         let dir = tempfile::tempdir().unwrap();
-        let text = GOOD.replace("subprocess", "wasm-component");
+        let text = GOOD.replace("subprocess", "builtin");
         let p = Package::parse(dir.path(), &text).unwrap();
-        assert_eq!(p.kind, Kind::WasmComponent);
+        assert_eq!(p.kind, Kind::Builtin);
         assert!(!p.kind.is_supported());
     }
 

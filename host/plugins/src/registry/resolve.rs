@@ -10,7 +10,7 @@ use dagu_plugin_sdk::Capabilities;
 use crate::registry::caps::effective;
 use crate::registry::config::DeploymentConfig;
 use crate::registry::lock::{self, LockFile};
-use crate::registry::package::Package;
+use crate::registry::package::{Kind, Package};
 use crate::registry::{search, verify};
 
 /// Step types the host provides itself; a plugin cannot take them over.
@@ -184,6 +184,14 @@ fn refusal(
             "plugin '{}' is a {} plugin, which this host does not support yet: use a \
              subprocess build of it, or remove it from plugins.enabled",
             package.name, package.kind
+        ));
+    }
+    if package.kind == Kind::Dylib && !config.is_trusted(&package.name) {
+        return Some(format!(
+            "plugin '{}' is a native library (kind dylib): its code runs unchecked in a plugin \
+             process, so it runs only when the deployment trusts it; after reviewing it, add \
+             it to plugins.trusted in config.yaml, or remove it from plugins.enabled",
+            package.name
         ));
     }
     if !config.enforces_lock() {
@@ -383,11 +391,31 @@ mod tests {
         let toml = std::fs::read_to_string(dir.join("plugin.toml")).unwrap();
         std::fs::write(
             dir.join("plugin.toml"),
-            toml.replace("subprocess", "extism"),
+            toml.replace("subprocess", "builtin"),
         )
         .unwrap();
         let r = Registry::load(home.path(), config("plugins:\n  enabled: [w]\n"));
         let refusal = r.get("w").unwrap().refusal.clone().unwrap();
         assert!(refusal.contains("does not support yet"), "{refusal}");
+    }
+
+    #[test]
+    fn a_native_library_runs_only_when_the_deployment_trusts_it() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = install(home.path(), "n", "1.0.0", &["native"]);
+        let toml = std::fs::read_to_string(dir.join("plugin.toml")).unwrap();
+        std::fs::write(dir.join("plugin.toml"), toml.replace("subprocess", "dylib")).unwrap();
+        let r = Registry::load(home.path(), config("plugins:\n  enabled: [n]\n"));
+        let refusal = r.get("n").unwrap().refusal.clone().unwrap();
+        assert!(
+            refusal.contains("add it to plugins.trusted in config.yaml"),
+            "{refusal}"
+        );
+        assert_eq!(r.step_types["native"], Claim::Plugin("n".into()));
+        let r = Registry::load(
+            home.path(),
+            config("plugins:\n  enabled: [n]\n  trusted: [n]\n"),
+        );
+        assert!(r.get("n").unwrap().is_ready());
     }
 }

@@ -1,6 +1,7 @@
 //! From a resolved [`Registry`] to step executors: one [`ProcPlugin`] per enabled
-//! subprocess plugin, registered for the step types its `plugin.toml` declares. Nothing
-//! starts here; a plugin's process starts when the first step of one of its types runs.
+//! subprocess, Extism or native-library plugin, registered for the step types its
+//! `plugin.toml` declares. Nothing starts here; a plugin's process starts when the first
+//! step of one of its types runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -10,14 +11,42 @@ use dagu_engine::{Executors, StepExecutor, StepInput, StepOutput};
 use dagu_plugin_sdk::Manifest;
 
 use crate::proc::{ProcConfig, ProcPlugin};
+use crate::registry::package::Kind;
 use crate::registry::resolve::{Claim, Installed, Registry};
+use crate::wasm::lazy::{ComponentSource, LazyComponent};
 
-/// How to start an installed subprocess plugin: its entry, in its folder, with its
-/// effective capabilities for the sandbox.
+/// How to start an installed plugin's process, in its folder, with its effective
+/// capabilities for the sandbox: a subprocess plugin's entry; for an Extism module or a
+/// native library, this `dagu` binary as `dagu plugin serve extism --grants JSON MODULE` or
+/// `dagu plugin serve --dylib LIBRARY` (`entry.program` names the module or library;
+/// `entry.args` are not used).
 pub fn proc_config(plugin: &Installed) -> ProcConfig {
     let p = &plugin.package;
-    let mut config = ProcConfig::new(&p.name, p.program_path(), &[]);
-    config.args = p.entry.args.clone();
+    let served = |args: Vec<String>| {
+        // Found on PATH when the running binary cannot be named.
+        let dagu = std::env::current_exe().unwrap_or_else(|_| "dagu".into());
+        (dagu, args)
+    };
+    let entry_file = || p.dir.join(&p.entry.program).display().to_string();
+    let (program, args) = match p.kind {
+        Kind::Extism => served(vec![
+            "plugin".into(),
+            "serve".into(),
+            "extism".into(),
+            "--grants".into(),
+            serde_json::to_string(&plugin.effective).unwrap_or_default(),
+            entry_file(),
+        ]),
+        Kind::Dylib => served(vec![
+            "plugin".into(),
+            "serve".into(),
+            "--dylib".into(),
+            entry_file(),
+        ]),
+        _ => (p.program_path(), p.entry.args.clone()),
+    };
+    let mut config = ProcConfig::new(&p.name, program, &[]);
+    config.args = args;
     config.work_dir = Some(p.dir.clone());
     config.grants = plugin.effective.clone();
     config
@@ -38,7 +67,7 @@ pub fn register(registry: &Registry, executors: &mut Executors) -> Vec<String> {
                     Some(message) => Arc::new(Refused(message.clone())),
                     None => supervisors
                         .entry(name.clone())
-                        .or_insert_with(|| Arc::new(PackagedPlugin::new(p, registry)))
+                        .or_insert_with(|| executor_for(p, registry))
                         .clone(),
                 },
             },
@@ -47,6 +76,25 @@ pub fn register(registry: &Registry, executors: &mut Executors) -> Vec<String> {
         registered.push(ty.clone());
     }
     registered
+}
+
+/// The executor of an installed, enabled plugin: a WASM component loaded in this process
+/// on first use, or a supervisor of its process.
+fn executor_for(p: &Installed, registry: &Registry) -> Arc<dyn StepExecutor> {
+    if p.package.kind == Kind::WasmComponent {
+        let home = registry
+            .lock_path
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        let source = ComponentSource::Package {
+            name: p.package.name.clone(),
+            version: p.package.version.clone(),
+            file: p.package.dir.join(&p.package.entry.program),
+            cache_dir: home.join("cache").join("wasm"),
+        };
+        return Arc::new(LazyComponent::new(source, p.effective.clone()));
+    }
+    Arc::new(PackagedPlugin::new(p, registry))
 }
 
 /// A step executor that fails every step with one message.
@@ -182,6 +230,40 @@ mod tests {
             Some(home.path().join("plugins/p").as_path())
         );
         assert_eq!(config.grants.env, vec!["B".to_string()]);
+    }
+
+    #[test]
+    fn extism_and_dylib_plugins_are_served_by_this_binary() {
+        let home = tempfile::tempdir().unwrap();
+        install(home.path(), "e", "[\"x\"]");
+        install(home.path(), "n", "[\"y\"]");
+        for (name, kind) in [("e", "extism"), ("n", "dylib")] {
+            let toml = home.path().join("plugins").join(name).join("plugin.toml");
+            let text = std::fs::read_to_string(&toml).unwrap();
+            std::fs::write(&toml, text.replace("subprocess", kind)).unwrap();
+        }
+        let r = registry(
+            home.path(),
+            "plugins:\n  enabled: [e, n]\n  trusted: [n]\n  grants:\n    e:\n      env: [B]\n",
+        );
+        let dagu = std::env::current_exe().unwrap();
+        let module = home.path().join("plugins/e/run").display().to_string();
+        let config = proc_config(r.get("e").unwrap());
+        assert_eq!(config.program, dagu);
+        let grants =
+            r#"{"http_hosts":[],"fs_read":[],"fs_write":[],"env":["B"],"tcp":[],"exec":false}"#;
+        assert_eq!(
+            config.args,
+            ["plugin", "serve", "extism", "--grants", grants, &module]
+        );
+        assert_eq!(config.grants.env, vec!["B".to_string()]);
+        assert!(config.sandbox);
+
+        let library = home.path().join("plugins/n/run").display().to_string();
+        let config = proc_config(r.get("n").unwrap());
+        assert_eq!(config.program, dagu);
+        assert_eq!(config.args, ["plugin", "serve", "--dylib", &library]);
+        assert!(config.sandbox);
     }
 
     #[test]
