@@ -6,7 +6,7 @@
 //! fail.
 
 use std::net::{TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,39 +38,27 @@ macro_rules! require_landlock {
 
 /// A temporary folder holding the plugin (its own folder) and room for test files.
 struct World {
-    dir: tempfile::TempDir,
+    tree: common::TempTree,
     diag: Arc<Mutex<Vec<String>>>,
+}
+
+impl std::ops::Deref for World {
+    type Target = common::TempTree;
+    fn deref(&self) -> &common::TempTree {
+        &self.tree
+    }
 }
 
 impl World {
     fn new() -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let plugin = dir.path().join("plugin");
-        std::fs::create_dir(&plugin).unwrap();
+        let tree = common::TempTree::new();
+        let plugin = tree.folder("plugin");
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile_plugin.py");
         std::fs::copy(source, plugin.join("hostile_plugin.py")).unwrap();
         World {
-            dir,
+            tree,
             diag: Arc::default(),
         }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    /// A file `rel` with `text`, its folders made.
-    fn file(&self, rel: &str, text: &str) -> PathBuf {
-        let p = self.path(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn folder(&self, rel: &str) -> PathBuf {
-        let p = self.path(rel);
-        std::fs::create_dir_all(&p).unwrap();
-        p
     }
 
     /// The hostile plugin's config with `grants` (plus what its interpreter needs).

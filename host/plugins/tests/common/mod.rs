@@ -156,3 +156,36 @@ pub fn wasm_probe() -> &'static std::path::Path {
         target.join("wasm32-wasip2/release/dagu_test_wasm_probe.wasm")
     })
 }
+
+/// A temporary folder for a test's files.
+pub struct TempTree {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempTree {
+    pub fn new() -> TempTree {
+        TempTree {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `rel` inside the folder.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A file `rel` with `text`, its folders made.
+    pub fn file(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// A folder `rel`, made.
+    pub fn folder(&self, rel: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+}
