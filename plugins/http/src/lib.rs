@@ -40,6 +40,8 @@ dagu_plugin_sdk::export_plugin!(Http);
 
 /// Why one exchange brought no response.
 #[derive(Clone, Debug, PartialEq)]
+// Natively only `Unavailable` is produced (outside tests); the WASM transport makes the rest.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) enum Failure {
     /// The step's `timeout` passed.
     TimedOut,
@@ -47,7 +49,8 @@ pub(crate) enum Failure {
     Cancelled,
     /// The connection or the protocol failed (or the host refused the request); why.
     Broken(String),
-    /// There is no way to send requests here.
+    /// There is no way to send requests here (natively).
+    #[cfg(not(target_arch = "wasm32"))]
     Unavailable(String),
 }
 
@@ -139,6 +142,7 @@ fn failure(failure: Failure, call: &Call, config: &Config) -> RunError {
             };
             RunError::failed(1, format!("{request}: {why}{hint}"))
         }
+        #[cfg(not(target_arch = "wasm32"))]
         Failure::Unavailable(why) => RunError::internal(why),
     }
 }

@@ -2,9 +2,7 @@
 //! `config`.
 
 use dagu_plugin_sdk::{Capabilities, Manifest, PROTOCOL_V1, StepTypeInfo};
-use serde_json::{Map, Value, json};
-
-use crate::config::{BOOL_TEXTS, SKIP_TLS_VERIFY};
+use serde_json::Value;
 
 /// The manifest: one step type, `http`, asking to reach any host (the deployment may
 /// grant fewer under `plugins.grants.http.http_hosts`).
@@ -29,89 +27,22 @@ pub(crate) fn manifest() -> Manifest {
     }
 }
 
-/// The JSON Schema of the step's `config`. Values are lenient where the host's
-/// `${VAR}` expansion yields strings (booleans, the timeout); the plugin reads the same
-/// forms.
+/// The JSON Schema of the step's `config`.
 pub(crate) fn schema() -> Value {
-    let boolean = |description: &str| {
-        let texts: Vec<&str> = BOOL_TEXTS.iter().map(|(t, _)| *t).collect();
-        json!({
-            "description": description,
-            "anyOf": [
-                {"type": ["boolean", "null"]},
-                {"type": "string", "enum": texts}
-            ]
-        })
-    };
-    let scalar = json!({"type": ["string", "number", "boolean"]});
-    let pairs = |description: &str| {
-        json!({
-            "type": ["object", "null"],
-            "description": description,
-            "additionalProperties": {
-                "anyOf": [
-                    scalar,
-                    {"type": "array", "items": scalar}
-                ]
-            }
-        })
-    };
-    let skip_tls = boolean(
-        "Accepted for compatibility; the host's TLS certificate verification cannot be \
-         turned off from a WASM component, so certificates are still checked.",
-    );
-    let mut properties = Map::new();
-    properties.insert(
-        "timeout".into(),
-        json!({
-            "description": "Seconds the whole request may take (redirects included); 0 for no limit.",
-            "anyOf": [
-                {"type": "number", "minimum": 0},
-                {"type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]*)?\\s*$"},
-                {"type": "null"}
-            ]
-        }),
-    );
-    properties.insert(
-        "headers".into(),
-        pairs("Request headers; a list of values repeats the header."),
-    );
-    properties.insert(
-        "query".into(),
-        pairs("Query parameters appended to the URL (percent-encoded); a list repeats the name."),
-    );
-    properties.insert(
-        "body".into(),
-        json!({
-            "type": ["string", "number", "boolean", "null"],
-            "description": "The request body (Content-Type defaults to text/plain)."
-        }),
-    );
-    properties.insert(
-        "silent".into(),
-        boolean("Print only the response body when the status is 2xx."),
-    );
-    properties.insert(
-        "debug".into(),
-        boolean("Log the request and the response's status and headers on stderr."),
-    );
-    properties.insert(
-        "json".into(),
-        boolean("Print {status_code, headers, body} as one JSON object."),
-    );
-    properties.insert(SKIP_TLS_VERIFY.0.into(), skip_tls.clone());
-    properties.insert(SKIP_TLS_VERIFY.1.into(), skip_tls);
-    json!({
-        "type": "object",
-        "properties": properties,
-        "not": {"required": [SKIP_TLS_VERIFY.0, SKIP_TLS_VERIFY.1]},
-        "additionalProperties": false
-    })
+    serde_json::from_str(CONFIG_SCHEMA).expect("config.schema.json is JSON")
 }
 
-#[cfg(test)]
+/// The JSON Schema of the step's config, as shipped in `config.schema.json` (the host
+/// embeds the same file to check configs when a DAG is loaded, before `${VAR}`
+/// references are expanded, so strings holding a reference pass where the plugin reads
+/// a boolean or a number).
+pub const CONFIG_SCHEMA: &str = include_str!("../config.schema.json");
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::config::{BOOL_TEXTS, SKIP_TLS_VERIFY};
+    use serde_json::json;
 
     fn validator() -> jsonschema::Validator {
         jsonschema::options()
@@ -144,6 +75,40 @@ mod tests {
             assert!(v.is_valid(&ok), "{ok}");
             crate::config::Config::from_step(&ok, None).unwrap();
         }
+    }
+
+    #[test]
+    fn references_pass_the_schema_before_expansion() {
+        let v = validator();
+        let unexpanded = json!({"timeout": "${T}", "silent": "${SILENT}",
+                                "json": "`echo true`", "skip_tls_verify": "$SKIP"});
+        assert!(v.is_valid(&unexpanded));
+    }
+
+    #[test]
+    fn the_schema_knows_every_key_and_boolean_spelling() {
+        let schema = schema();
+        let keys: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        for key in [
+            "timeout",
+            "headers",
+            "query",
+            "body",
+            "silent",
+            "debug",
+            "json",
+            SKIP_TLS_VERIFY.0,
+            SKIP_TLS_VERIFY.1,
+        ] {
+            assert!(keys.iter().any(|k| *k == key), "{key} in {keys:?}");
+        }
+        assert_eq!(keys.len(), 9);
+        assert_eq!(schema["additionalProperties"], json!(false));
+        let texts: Vec<&str> = BOOL_TEXTS.iter().map(|(t, _)| *t).collect();
+        assert_eq!(
+            schema["properties"]["silent"]["anyOf"][1]["enum"],
+            json!(texts)
+        );
     }
 
     #[test]

@@ -63,9 +63,14 @@ impl Call {
     }
 
     /// `request line + headers` for `debug`, each line starting with `> `, then the body.
+    /// Credentials (`Authorization`, `Cookie`) are not shown.
     pub fn describe(&self) -> String {
         let mut text = format!("> {} {}", self.method, self.url);
         for (name, value) in &self.headers {
+            let secret = ["authorization", "cookie"]
+                .iter()
+                .any(|s| name.eq_ignore_ascii_case(s));
+            let value = if secret { "(hidden)" } else { value.as_str() };
             text.push_str(&format!("\n> {name}: {value}"));
         }
         if let Some(body) = self.body.as_deref().filter(|b| !b.is_empty()) {
@@ -600,6 +605,16 @@ mod tests {
     fn describe_lists_request_headers_and_body() {
         let c = call("POST", "http://h/", &[("A", "1")], Some("hi\n"));
         assert_eq!(c.describe(), "> POST http://h/\n> A: 1\n>\nhi");
+        let c = call(
+            "GET",
+            "http://h/",
+            &[("authorization", "Basic c2VjcmV0"), ("Cookie", "s=1")],
+            None,
+        );
+        assert_eq!(
+            c.describe(),
+            "> GET http://h/\n> authorization: (hidden)\n> Cookie: (hidden)"
+        );
         let c = call("GET", "http://h/", &[], None);
         assert_eq!(c.describe(), "> GET http://h/");
     }

@@ -37,20 +37,28 @@ impl Transport for Platform {
 #[cfg(target_arch = "wasm32")]
 mod wasi {
     use std::future::{Future, poll_fn};
-    use std::pin::pin;
+    use std::pin::{Pin, pin};
     use std::task::Poll;
     use std::time::{Duration, Instant};
 
     use dagu_plugin_sdk::RunContext;
-    use wstd::http::error::ErrorCode;
-    use wstd::http::{Body, Client, Request};
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{
+        ErrorCode, Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions,
+        Scheme,
+    };
+    use wstd::io::{AsyncInputStream, AsyncOutputStream};
+    use wstd::runtime::AsyncPollable;
 
     use crate::Failure;
     use crate::output::Reply;
-    use crate::request::Call;
+    use crate::request::{Call, Url};
 
     /// How often a waiting request looks at the host's stop flag.
     const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+    /// wasi-http does not tell the protocol version; the host speaks HTTP/1.1.
+    const VERSION: &str = "HTTP/1.1";
 
     pub(super) fn send(
         call: &Call,
@@ -65,7 +73,9 @@ mod wasi {
             let exchange = pin!(exchange(call, remaining));
             let timer = pin!(async {
                 match remaining {
-                    Some(r) => wstd::task::sleep(r.into()).await,
+                    Some(r) => {
+                        wstd::task::sleep(r.into()).await;
+                    }
                     None => std::future::pending::<()>().await,
                 }
             });
@@ -80,18 +90,18 @@ mod wasi {
 
     /// The exchange's result, unless the timer or the stop request comes first.
     async fn race(
-        mut exchange: impl Future<Output = Result<Reply, Failure>> + Unpin,
-        mut timer: impl Future<Output = ()> + Unpin,
-        mut stop: impl Future<Output = ()> + Unpin,
+        mut exchange: Pin<&mut impl Future<Output = Result<Reply, Failure>>>,
+        mut timer: Pin<&mut impl Future<Output = ()>>,
+        mut stop: Pin<&mut impl Future<Output = ()>>,
     ) -> Result<Reply, Failure> {
         poll_fn(|cx| {
-            if let Poll::Ready(result) = std::pin::Pin::new(&mut exchange).poll(cx) {
+            if let Poll::Ready(result) = exchange.as_mut().poll(cx) {
                 return Poll::Ready(result);
             }
-            if std::pin::Pin::new(&mut timer).poll(cx).is_ready() {
+            if timer.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Err(Failure::TimedOut));
             }
-            if std::pin::Pin::new(&mut stop).poll(cx).is_ready() {
+            if stop.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Err(Failure::Cancelled));
             }
             Poll::Pending
@@ -99,59 +109,142 @@ mod wasi {
         .await
     }
 
+    /// Sends `call` and reads the whole response. Unlike wstd's client, which returns the
+    /// first error of writing the body and awaiting the response, the response's outcome
+    /// decides: a refused or failed request closes the body stream first, and only the
+    /// response's error says why.
     async fn exchange(call: &Call, connect_timeout: Option<Duration>) -> Result<Reply, Failure> {
-        let mut builder = Request::builder()
-            .method(call.method.as_str())
-            .uri(call.url.as_str());
+        let broken = |why: String| Failure::Broken(why);
+        let url = Url::parse(&call.url).map_err(|e| broken(e.to_string()))?;
+        let fields = Fields::new();
         for (name, value) in &call.headers {
-            builder = builder.header(name.as_str(), value.as_str());
+            fields
+                .append(name, value.as_bytes())
+                .map_err(|e| broken(format!("the host does not accept header {name}: {e:?}")))?;
         }
-        let body = call.body.clone().map_or_else(Body::empty, Body::from);
-        let request = builder
-            .body(body)
-            .map_err(|e| Failure::Broken(format!("cannot build the request: {e}")))?;
-        let mut client = Client::new();
+        let request = OutgoingRequest::new(fields);
+        let scheme = if url.scheme == "https" {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
+        let refused = |what: &str| broken(format!("the host does not accept the {what}"));
+        request
+            .set_method(&method(&call.method))
+            .map_err(|()| refused("method"))?;
+        request
+            .set_scheme(Some(&scheme))
+            .map_err(|()| refused("scheme"))?;
+        request
+            .set_authority(Some(&url.authority))
+            .map_err(|()| refused("host"))?;
+        request
+            .set_path_with_query(Some(&url.target))
+            .map_err(|()| refused("path"))?;
+        let body = request.body().map_err(|()| refused("body"))?;
+        let options = RequestOptions::new();
         if let Some(timeout) = connect_timeout {
-            client.set_connect_timeout(timeout);
+            let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+            // A host that cannot limit connecting is still bounded by the step's timer.
+            let _ = options.set_connect_timeout(Some(nanos));
         }
-        let response = client
-            .send(request)
-            .await
-            .map_err(|e| Failure::Broken(describe(&e)))?;
-        let (head, mut body) = response.into_parts();
-        let headers = head
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let bytes = body.bytes_contents().await.map_err(|e| {
-            Failure::Broken(format!(
-                "reading the response body failed: {}",
-                describe(&e)
-            ))
-        })?;
+        let pending =
+            outgoing_handler::handle(request, Some(options)).map_err(|c| broken(describe(&c)))?;
+
+        let content = call.body.as_deref().unwrap_or_default().as_bytes();
+        let mut send_body = pin!(async move {
+            {
+                let stream = body
+                    .write()
+                    .map_err(|()| "the body cannot be written".to_string())?;
+                let out = AsyncOutputStream::new(stream);
+                if !content.is_empty() {
+                    out.write_all(content).await.map_err(|e| e.to_string())?;
+                }
+            }
+            OutgoingBody::finish(body, None).map_err(|c| describe(&c))
+        });
+        let mut response = pin!(async {
+            AsyncPollable::new(pending.subscribe()).wait_for().await;
+            match pending.get() {
+                Some(Ok(Ok(response))) => Ok(response),
+                Some(Ok(Err(code))) => Err(describe(&code)),
+                Some(Err(())) | None => Err("the response was lost".to_string()),
+            }
+        });
+        // Drive both until the response is there; the response decides (when the body
+        // could not be written, the request failed and the response says why; a server
+        // may also answer before reading the whole body).
+        let mut body_done = false;
+        let incoming = poll_fn(|cx| {
+            if !body_done {
+                body_done = send_body.as_mut().poll(cx).is_ready();
+            }
+            response.as_mut().poll(cx)
+        })
+        .await
+        .map_err(broken)?;
+        read_response(incoming).await
+    }
+
+    async fn read_response(incoming: IncomingResponse) -> Result<Reply, Failure> {
+        let status = incoming.status();
+        let headers = {
+            let fields = incoming.headers();
+            fields
+                .entries()
+                .into_iter()
+                .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+                .collect()
+        };
+        let body = incoming
+            .consume()
+            .map_err(|()| Failure::Broken("the response body cannot be read".into()))?;
+        let mut data = Vec::new();
+        {
+            let stream = body
+                .stream()
+                .map_err(|()| Failure::Broken("the response body cannot be read".into()))?;
+            let input = AsyncInputStream::new(stream);
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let n = input.read(&mut chunk).await.map_err(|e| {
+                    Failure::Broken(format!("reading the response body failed: {e}"))
+                })?;
+                if n == 0 {
+                    break;
+                }
+                data.extend_from_slice(&chunk[..n]);
+            }
+        }
+        drop(body);
         Ok(Reply {
-            version: format!("{:?}", head.version),
-            status: head.status.as_u16(),
+            version: VERSION.to_string(),
+            status,
             headers,
-            body: bytes.to_vec(),
+            body: data,
         })
     }
 
+    fn method(name: &str) -> Method {
+        match name {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "CONNECT" => Method::Connect,
+            "OPTIONS" => Method::Options,
+            "TRACE" => Method::Trace,
+            "PATCH" => Method::Patch,
+            other => Method::Other(other.to_string()),
+        }
+    }
+
     /// A readable reason for a wasi-http error.
-    fn describe(error: &wstd::http::Error) -> String {
-        let Some(code) = error.downcast_ref::<ErrorCode>() else {
-            return format!("{error:#}");
-        };
+    fn describe(code: &ErrorCode) -> String {
         match code {
-            ErrorCode::HttpRequestDenied => {
-                "the request was refused by the host (HTTP request denied)".to_string()
-            }
+            ErrorCode::HttpRequestDenied => "the host refused the request".to_string(),
             ErrorCode::DnsTimeout => "DNS lookup timed out".to_string(),
             ErrorCode::DnsError(e) => format!(
                 "DNS lookup failed{}",
