@@ -127,7 +127,7 @@ impl ExtismPlugin {
             (Err(_), Some(Stop::Cancelled)) => Err(RunError::Cancelled),
             (Err(_), Some(Stop::TimedOut)) => Err(RunError::failed(
                 124,
-                "the module was interrupted: the step's timeout passed",
+                "the module timed out: it was interrupted when the step's timeout passed",
             )),
             (Err(e), None) => Err(RunError::failed(1, self.explain(&e))),
         }
