@@ -69,6 +69,15 @@ pub fn request(step_type: &str) -> RunRequest {
     }
 }
 
+/// The lines of one stream, in order, from what [`run_in_process`] collected.
+pub fn lines_of(lines: &[(LogStream, String)], stream: LogStream) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|(s, _)| *s == stream)
+        .map(|(_, l)| l.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

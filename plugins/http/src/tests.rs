@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use dagu_plugin_sdk::testing::{request, run_in_process};
+use dagu_plugin_sdk::testing::{lines_of, request, run_in_process};
 use dagu_plugin_sdk::{LogStream, Manifest, Plugin, RunContext, RunError, RunRequest, RunResponse};
 use serde_json::{Value, json};
 
@@ -82,17 +82,10 @@ fn run_with(
         ..request("http")
     };
     let (outcome, lines) = run_in_process(&canned, request);
-    let of = |stream| {
-        lines
-            .iter()
-            .filter(|(s, _)| *s == stream)
-            .map(|(_, l)| l.clone())
-            .collect()
-    };
     Ran {
         outcome,
-        stdout: of(LogStream::Stdout),
-        stderr: of(LogStream::Stderr),
+        stdout: lines_of(&lines, LogStream::Stdout),
+        stderr: lines_of(&lines, LogStream::Stderr),
         sent: canned.seen.into_inner().unwrap(),
     }
 }

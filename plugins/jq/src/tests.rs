@@ -1,6 +1,6 @@
 //! The `jq` step run in-process, end to end.
 
-use dagu_plugin_sdk::testing::{request, run_in_process};
+use dagu_plugin_sdk::testing::{lines_of, request, run_in_process};
 use dagu_plugin_sdk::{LogStream, Plugin, RunError, RunRequest, RunResponse};
 use serde_json::json;
 
@@ -23,17 +23,10 @@ fn run(filter: &str, input: &str, config: serde_json::Value) -> Ran {
         ..request("jq")
     };
     let (outcome, lines) = run_in_process(&Jq, request);
-    let of = |stream| {
-        lines
-            .iter()
-            .filter(|(s, _)| *s == stream)
-            .map(|(_, l)| l.clone())
-            .collect()
-    };
     Ran {
         outcome,
-        stdout: of(LogStream::Stdout),
-        stderr: of(LogStream::Stderr),
+        stdout: lines_of(&lines, LogStream::Stdout),
+        stderr: lines_of(&lines, LogStream::Stderr),
     }
 }
 
