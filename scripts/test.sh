@@ -3,6 +3,8 @@
 # shared conformance corpus against the built binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# sshd's folder, the test user and a Docker engine for the ssh/sftp and docker tests.
+bash scripts/setup-test-services.sh
 cargo build --release --locked --bin dagu
 cargo nextest run --release --locked --workspace --no-fail-fast
 shared="${DAGU_SHARED:-../shared}"

@@ -12,10 +12,8 @@ use std::{env, fs};
 #[path = "src/engine_config.rs"]
 mod engine_config;
 
-/// The built-in plugins, by folder name under `plugins/`. (`plugins/template` is not among
-/// them: its Go-template engine, gtmpl, lexes on a second thread, which a WASI 0.2
-/// component cannot start.)
-const BUILTINS: &[&str] = &["jq", "http", "archive"];
+/// The built-in plugins, by folder name under `plugins/`.
+const BUILTINS: &[&str] = &["jq", "http", "archive", "template"];
 
 /// Variables of the outer build that must not leak into the nested one: it builds for
 /// another target, with plain rustc (not clippy or a wrapper), into its own folder.
@@ -34,7 +32,7 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.join("../..").canonicalize().unwrap();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
-    for watched in ["plugins", "plugin-sdk", "wit", "Cargo.lock"] {
+    for watched in ["plugins", "plugin-sdk", "wit", "third_party", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-changed=src/engine_config.rs");

@@ -13,6 +13,7 @@
 
 pub mod protocol;
 pub mod records;
+pub mod words;
 
 mod plugin;
 #[cfg(not(target_arch = "wasm32"))]

@@ -15,6 +15,16 @@ pub trait Plugin: Send + Sync + 'static {
     /// Runs one execution of a step. Log lines go through `ctx`; a long run should check
     /// [`RunContext::is_cancelled`] and return [`RunError::Cancelled`] once it is set.
     fn run(&self, request: RunRequest, ctx: &RunContext) -> Result<RunResponse, RunError>;
+
+    /// Called once the DAG run `run_id` has ended (subprocess plugins only): release what
+    /// was kept for its steps, such as pooled connections or the run's container. May
+    /// block; other runs go on meanwhile.
+    fn end_run(&self, _run_id: &str) {}
+
+    /// Called once before the plugin process exits, after every run has ended: release
+    /// whatever is still held (subprocess plugins only). Also called when the host went
+    /// away without saying `shutdown`.
+    fn shutdown(&self) {}
 }
 
 /// How a [`RunContext`] reaches the host; one implementation per way of serving.

@@ -24,6 +24,10 @@ pub enum HostMessage {
     },
     /// Asks the plugin to stop the execution `id` (answered by its `done`).
     Cancel { id: String },
+    /// Says that the DAG run `run_id` has ended, so the plugin may release what it kept
+    /// for the run's steps (pooled connections, the run's container). No answer; a plugin
+    /// that keeps nothing ignores it.
+    EndRun { run_id: String },
     /// Asks the plugin to exit once its executions have ended.
     Shutdown,
 }

@@ -63,6 +63,9 @@ fn every_message_the_types_produce_is_valid() {
             request: Box::new(request),
         },
         HostMessage::Cancel { id: "1".into() },
+        HostMessage::EndRun {
+            run_id: "r1".into(),
+        },
         HostMessage::Shutdown,
     ];
     let errors = [

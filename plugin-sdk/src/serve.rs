@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -163,6 +164,13 @@ where
                     flag.cancel();
                 }
             }
+            HostMessage::EndRun { run_id } => {
+                threads.retain(|t| !t.is_finished());
+                let plugin = plugin.clone();
+                threads.push(std::thread::spawn(move || {
+                    let _ = catch_unwind(AssertUnwindSafe(|| plugin.end_run(&run_id)));
+                }));
+            }
             HostMessage::Shutdown => break,
             HostMessage::Hello { .. } => eprintln!("dagu-plugin: ignoring a second hello"),
         }
@@ -173,6 +181,7 @@ where
     for t in threads {
         let _ = t.join();
     }
+    let _ = catch_unwind(AssertUnwindSafe(|| plugin.shutdown()));
     Ok(())
 }
 

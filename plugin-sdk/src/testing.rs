@@ -1,8 +1,9 @@
 //! Running a plugin in-process, for plugin authors' tests: no protocol, no threads — the
 //! request goes straight to [`Plugin::run`] and every log line is collected.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::plugin::{HostChannel, Plugin, RunContext, execute};
 use crate::records::{LogStream, RunError, RunRequest, RunResponse};
@@ -10,9 +11,10 @@ use crate::records::{LogStream, RunError, RunRequest, RunResponse};
 /// Log lines in the order the plugin sent them.
 type Lines = Arc<Mutex<Vec<(LogStream, String)>>>;
 
-/// A [`HostChannel`] that records log lines and never cancels.
+/// A [`HostChannel`] that records log lines and reports the test's cancel flag.
 struct Recorder {
     lines: Lines,
+    cancel: Arc<AtomicBool>,
 }
 
 impl HostChannel for Recorder {
@@ -24,12 +26,19 @@ impl HostChannel for Recorder {
     }
 
     fn is_cancelled(&self, _id: &str) -> bool {
-        false
+        self.cancel.load(Ordering::SeqCst)
     }
 
     fn wait_cancelled(&self, _id: &str, timeout: Duration) -> bool {
-        std::thread::sleep(timeout);
-        false
+        let start = Instant::now();
+        while !self.is_cancelled("") {
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return false;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(5)));
+        }
+        true
     }
 }
 
@@ -40,11 +49,22 @@ pub fn run_in_process(
     plugin: &dyn Plugin,
     request: RunRequest,
 ) -> (Result<RunResponse, RunError>, Vec<(LogStream, String)>) {
+    run_in_process_with_cancel(plugin, request, Arc::default())
+}
+
+/// [`run_in_process`] whose run sees itself cancelled once `cancel` is set (by another
+/// thread of the test), as when the host sends `cancel`.
+pub fn run_in_process_with_cancel(
+    plugin: &dyn Plugin,
+    request: RunRequest,
+    cancel: Arc<AtomicBool>,
+) -> (Result<RunResponse, RunError>, Vec<(LogStream, String)>) {
     let lines = Lines::default();
     let ctx = RunContext::new(
         request.run_id.clone(),
         Box::new(Recorder {
             lines: lines.clone(),
+            cancel,
         }),
     );
     let outcome = execute(plugin, request, &ctx);

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod docker;
 mod engine;
 mod examples;
 mod http_plugin;
@@ -10,6 +11,7 @@ mod loader;
 mod plugin_serve;
 mod plugins;
 mod signals;
+mod ssh;
 mod steps;
 mod store;
 mod values;

@@ -97,6 +97,19 @@ impl StepOutput {
 pub trait StepExecutor: Send + Sync {
     /// Runs one execution of a step. Must end promptly after `input.stop` fires.
     fn run<'a>(&'a self, input: &'a StepInput) -> BoxFuture<'a, StepOutput>;
+
+    /// Called once the DAG run `run_id` has ended, for each executor its steps or handlers
+    /// used, so that state kept across its steps (pooled connections, the run's container)
+    /// can go. The default keeps nothing.
+    fn end_run<'a>(&'a self, _run_id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    /// Called before the host exits: ends whatever runs on the executor's behalf (plugin
+    /// processes), waiting until it has released what it holds. The default has nothing.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// The step types this host can run.
@@ -124,5 +137,34 @@ impl Executors {
     /// The executor of a step type.
     pub fn get(&self, step_type: &str) -> Option<&Arc<dyn StepExecutor>> {
         self.by_type.get(step_type)
+    }
+
+    /// Tells each executor of `step_types` (once, however many of the types it runs) that
+    /// the run `run_id` has ended.
+    pub async fn end_run<'a>(&self, step_types: impl IntoIterator<Item = &'a str>, run_id: &str) {
+        for executor in self.distinct(step_types.into_iter().filter_map(|t| self.get(t))) {
+            executor.end_run(run_id).await;
+        }
+    }
+
+    /// Shuts every executor down (once each), e.g. before the host exits.
+    pub async fn shutdown(&self) {
+        for executor in self.distinct(self.by_type.values()) {
+            executor.shutdown().await;
+        }
+    }
+
+    /// Each executor once (one may be registered for several step types).
+    fn distinct<'a>(
+        &self,
+        executors: impl Iterator<Item = &'a Arc<dyn StepExecutor>>,
+    ) -> Vec<&'a Arc<dyn StepExecutor>> {
+        let mut seen: Vec<&Arc<dyn StepExecutor>> = Vec::new();
+        for executor in executors {
+            if !seen.iter().any(|s| Arc::ptr_eq(s, executor)) {
+                seen.push(executor);
+            }
+        }
+        seen
     }
 }

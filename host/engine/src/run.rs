@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
-use dagu_core::{Dag, DagFile, Step};
+use dagu_core::{Dag, DagFile, HandlerKind, Step};
 use dagu_eval::Vars;
 use dagu_eval::params::Param;
 use dagu_store::status::timestamp;
@@ -215,6 +215,13 @@ async fn run_inner(req: RunRequest) -> Result<RunReport, String> {
         only_step: only_step.and_then(|name| dag.steps.iter().position(|s| s.name == *name)),
     };
     let (state, error) = lifecycle.run(&mut recorder, slots).await;
+    let handlers = HandlerKind::ALL.into_iter().filter_map(|k| dag.handler(k));
+    let step_types = dag
+        .steps
+        .iter()
+        .chain(handlers)
+        .map(|s| s.step_type.as_str());
+    shared.executors.end_run(step_types, &req.run_id).await;
     shared
         .run_log
         .event("DAG run finished", &[("status", state.label())]);

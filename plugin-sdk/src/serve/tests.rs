@@ -237,3 +237,47 @@ fn an_unknown_protocol_choice_is_refused() {
     let err = h.finish().unwrap_err();
     assert!(err.to_string().contains("dagu-plugin/9"), "{err}");
 }
+
+/// Records the run-end and shutdown calls it gets.
+#[derive(Default)]
+struct Tracker {
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl Plugin for Tracker {
+    fn describe(&self) -> Manifest {
+        Echo.describe()
+    }
+
+    fn run(&self, _request: RunRequest, _ctx: &RunContext) -> Result<RunResponse, RunError> {
+        Ok(RunResponse::default())
+    }
+
+    fn end_run(&self, run_id: &str) {
+        lock(&self.calls).push(format!("end_run {run_id}"));
+    }
+
+    fn shutdown(&self) {
+        lock(&self.calls).push("shutdown".into());
+    }
+}
+
+#[test]
+fn end_run_reaches_the_plugin_and_shutdown_comes_last() {
+    let tracker = Tracker::default();
+    let calls = tracker.calls.clone();
+    let input = [
+        json!({"type": "hello", "protocol": "dagu-plugin/1"}),
+        json!({"type": "end_run", "run_id": "r1"}),
+        json!({"type": "end_run", "run_id": "r2"}),
+    ]
+    .map(|m| format!("{m}\n"))
+    .concat();
+    // The input ends without `shutdown`, as when the host goes away.
+    serve(tracker, input.as_bytes(), io::sink()).unwrap();
+    let calls = lock(&calls).clone();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(calls.contains(&"end_run r1".to_string()), "{calls:?}");
+    assert!(calls.contains(&"end_run r2".to_string()), "{calls:?}");
+    assert_eq!(calls.last().map(String::as_str), Some("shutdown"));
+}

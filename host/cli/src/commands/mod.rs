@@ -2,6 +2,7 @@
 
 pub mod inspect;
 pub mod manage;
+pub mod native;
 pub mod plugin;
 pub mod plugin_new;
 pub mod plugin_serve;
@@ -86,11 +87,12 @@ impl Ctx {
                     Some((_, catalog)) => (**catalog).clone(),
                     None => dagu_core::StepTypes::default(),
                 };
-                for builtin in dagu_builtins::BUILTINS {
-                    if let Some(schema) = builtin.config_schema
-                        && !catalog.contains(builtin.name)
-                    {
-                        catalog.add_deferred(builtin.name, schema);
+                let wasm = dagu_builtins::BUILTINS
+                    .iter()
+                    .filter_map(|b| Some((b.name, b.config_schema?)));
+                for (step_type, schema) in wasm.chain(native::config_schemas()) {
+                    if !catalog.contains(step_type) {
+                        catalog.add_deferred(step_type, schema);
                     }
                 }
                 Arc::new(catalog)
@@ -210,8 +212,12 @@ pub fn execute(ctx: &Ctx, build: impl FnOnce(CancellationToken) -> RunRequest) -
     let rt = runtime()?;
     let report: RunReport = rt
         .block_on(async {
-            let stop = stop_on_signals();
-            dagu_engine::run_dag(build(stop)).await
+            let request = build(stop_on_signals());
+            let executors = request.executors.clone();
+            let report = dagu_engine::run_dag(request).await;
+            // Plugin processes finish releasing what the run held before the host exits.
+            executors.shutdown().await;
+            report
         })
         .map_err(anyhow::Error::msg)?;
     let status = &report.status;

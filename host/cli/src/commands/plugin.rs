@@ -115,16 +115,16 @@ pub fn register_plugins(registry: &Registry, executors: &mut Executors) {
     registry::register(registry, executors);
 }
 
-/// Registers the built-in WASM plugins with the deployment's grants for them (or their
-/// defaults when it grants nothing).
+/// Registers the built-in plugins — WASM components in this process, native ones as
+/// `dagu plugin serve NAME` — with the deployment's grants for each (or its defaults when
+/// it grants nothing).
 pub fn register_builtin_plugins(ctx: &Ctx, executors: &mut Executors) {
     let config = DeploymentConfig::load(&ctx.paths.config_file).ok();
+    let granted = |name: &str| config.as_ref().and_then(|c| c.grants.get(name)).cloned();
     dagu_plugins::wasm::register_builtins(executors, |name| {
-        match config.as_ref().and_then(|c| c.grants.get(name)) {
-            Some(granted) => granted.clone(),
-            None => dagu_plugins::wasm::builtin::default_grants(name),
-        }
+        granted(name).unwrap_or_else(|| dagu_plugins::wasm::builtin::default_grants(name))
     });
+    super::native::register(executors, granted);
 }
 
 fn warn(ctx: &Ctx, message: &str) {

@@ -1,7 +1,8 @@
-//! `dagu plugin serve`: the process the host starts for an Extism or a native-library
-//! plugin (`kind = "extism"` / `kind = "dylib"` in `plugin.toml`). It loads the module or
-//! library, then speaks `dagu-plugin/1` on stdin/stdout like any subprocess plugin, inside
-//! the sandbox the host built from the plugin's grants. Diagnostics go to stderr.
+//! `dagu plugin serve`: the process the host starts for a built-in native plugin
+//! (`dagu plugin serve ssh`), an Extism or a native-library plugin (`kind = "extism"` /
+//! `kind = "dylib"` in `plugin.toml`). It loads the plugin, then speaks `dagu-plugin/1` on
+//! stdin/stdout like any subprocess plugin, inside the sandbox the host built from the
+//! plugin's grants. Diagnostics go to stderr.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,9 @@ use clap::{Args, Subcommand};
 use dagu_plugin_sdk::{Capabilities, Plugin};
 use dagu_plugin_serve::{ExtismOptions, ExtismPlugin, NativeLibrary};
 
-/// What to serve: `extism MODULE` or `--dylib LIBRARY`.
+use super::native;
+
+/// What to serve: a built-in's `NAME`, `extism MODULE` or `--dylib LIBRARY`.
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct ServeArgs {
@@ -36,6 +39,9 @@ pub enum Runtime {
         /// The module file.
         module: PathBuf,
     },
+    /// A built-in native plugin (`ssh`, `docker`).
+    #[command(external_subcommand)]
+    Builtin(Vec<String>),
 }
 
 /// `dagu plugin serve`: loads the plugin, then serves it until the host says `shutdown`
@@ -57,9 +63,21 @@ pub fn serve(args: &ServeArgs) -> Result<u8> {
             };
             serve_plugin(ExtismPlugin::load(module, &options)?)
         }
+        (None, Some(Runtime::Builtin(words))) if words.len() == 1 => {
+            let name = &words[0];
+            let Some(builtin) = native::find(name) else {
+                let known: Vec<&str> = native::NATIVE_BUILTINS.iter().map(|b| b.name).collect();
+                bail!(
+                    "there is no built-in plugin '{name}' to serve (this build has: {})",
+                    known.join(", ")
+                );
+            };
+            (builtin.serve)().with_context(|| format!("serving the built-in plugin {name}"))?;
+            Ok(0)
+        }
         _ => bail!(
-            "say what to serve: `dagu plugin serve extism MODULE` or `dagu plugin serve \
-             --dylib LIBRARY`"
+            "say what to serve: `dagu plugin serve NAME` (a built-in such as ssh), \
+             `dagu plugin serve extism MODULE` or `dagu plugin serve --dylib LIBRARY`"
         ),
     }
 }

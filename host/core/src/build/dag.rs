@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::build::inherit::Inherited;
 use crate::build::step::{self, StepDefaults};
 use crate::build::values::{
     boolean, conditions, env_entries, integer, param_list, seconds, text, text_list,
@@ -49,8 +50,10 @@ pub fn build(
     read_execution(&root, &mut dag, errors);
     read_data(&root, &mut dag, errors);
     let defaults = StepDefaults {
-        dag_ssh: root.has("ssh"),
-        dag_container: root.has("container"),
+        inherited: Inherited {
+            ssh: root.get(errors, "ssh").map(|f| f.node),
+            container: root.get(errors, "container").map(|f| f.node),
+        },
         step_types,
         custom_types,
     };

@@ -1,5 +1,6 @@
 //! Builds one [`Step`] from its YAML node.
 
+use crate::build::inherit::{self, Inherited};
 use crate::build::policy;
 use crate::build::values::{
     boolean, conditions, env_entries, scalar_or_json, seconds, text, text_list,
@@ -13,10 +14,9 @@ use crate::yaml::{Node, Pos, Value};
 /// What the DAG around a step provides by default, and what the loader knows.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StepDefaults<'a> {
-    /// DAG-level `ssh:` makes untyped steps remote.
-    pub dag_ssh: bool,
-    /// DAG-level `container:` runs untyped steps in the run's container.
-    pub dag_container: bool,
+    /// DAG-level `ssh:` (makes untyped steps remote) and `container:` (runs untyped steps
+    /// in the run's container), which such steps take as their config.
+    pub inherited: Inherited<'a>,
     /// Config schemas of plugin step types.
     pub step_types: Option<&'a crate::StepTypes>,
     /// Custom step types (`step_types`), expanded before a step is built.
@@ -197,10 +197,12 @@ fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults<'_>, errors
         (None, Some(call)) if call.parallel.is_some() => "parallel".into(),
         (None, Some(_)) => "dag".into(),
         (None, None) if obj.has("container") => "docker".into(),
-        (None, None) if defaults.dag_container => "container".into(),
-        (None, None) if defaults.dag_ssh => "ssh".into(),
+        (None, None) if defaults.inherited.container.is_some() => "container".into(),
+        (None, None) if defaults.inherited.ssh.is_some() => "ssh".into(),
         (None, None) => "command".into(),
     };
+    let step_container = obj.get(errors, "container").map(|c| c.node);
+    inherit::apply(step, defaults.inherited, step_container);
     if let Some(c) = obj.get(errors, "command") {
         match &c.node.value {
             Value::Seq(_) => set_command(step, Command::List(text_list(&c, errors))),
@@ -247,10 +249,15 @@ fn canonical_type(t: &str) -> String {
     }
 }
 
-/// A one-line command is run through the shell; a multi-line one is treated as a script.
+/// A one-line command is run through the shell; a multi-line one is treated as a script,
+/// except on ssh, where the remote login shell reads all its lines.
 fn set_command(step: &mut Step, command: Command) {
     match command {
-        Command::Line(line) if line.trim_end().contains('\n') && step.script.is_none() => {
+        Command::Line(line)
+            if line.trim_end().contains('\n')
+                && step.script.is_none()
+                && step.step_type != "ssh" =>
+        {
             step.script = Some(line);
             step.command = None;
         }

@@ -258,6 +258,13 @@ impl Connection {
         Ok((handle, rx))
     }
 
+    /// Says that the DAG run `run_id` has ended (no answer is expected).
+    pub fn end_run(&self, run_id: &str) {
+        let _ = self.outbound.send(HostMessage::EndRun {
+            run_id: run_id.to_string(),
+        });
+    }
+
     /// Kills the process group (every run in flight fails with `reason`).
     pub fn kill(&self, reason: String) {
         self.shared.kill(Some(reason));

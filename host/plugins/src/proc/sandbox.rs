@@ -17,7 +17,7 @@
 //! The process group comes from the `Command` itself (`process_group(0)`).
 //!
 //! Landlock filters TCP by port only: a `tcp` grant `db.internal:5432` lets the plugin
-//! connect to port 5432 of any host. Filtering hosts needs a network namespace with its own
+//! connect to port 5432 of any host, and `host:*` (or `*`) lets it connect to any port. Filtering hosts needs a network namespace with its own
 //! routes or a proxy; neither exists yet.
 
 use std::ffi::OsString;
@@ -174,6 +174,8 @@ pub struct Sandbox {
     pub fs: Vec<FsRule>,
     /// TCP ports the plugin may connect to (sorted); binding is never allowed.
     pub connect_ports: Vec<u16>,
+    /// Whether a `tcp` grant allows every port (then TCP is not filtered by port).
+    pub connect_any_port: bool,
     /// Whether the process gets a new, empty network namespace.
     pub new_netns: bool,
     /// `RLIMIT_AS`, if any.
@@ -263,9 +265,13 @@ impl Sandbox {
         }
 
         let mut connect_ports = Vec::new();
+        let mut connect_any_port = false;
         for target in &grants.tcp {
-            connect_ports
-                .push(tcp_port(target).ok_or_else(|| SandboxError::BadTcpGrant(target.clone()))?);
+            match tcp_port(target) {
+                Some(TcpPort::Any) => connect_any_port = true,
+                Some(TcpPort::One(port)) => connect_ports.push(port),
+                None => return Err(SandboxError::BadTcpGrant(target.clone())),
+            }
         }
         for host in &grants.http_hosts {
             match http_port(host) {
@@ -282,6 +288,7 @@ impl Sandbox {
             env,
             fs,
             connect_ports,
+            connect_any_port,
             new_netns,
             memory_limit: config.memory_limit,
             open_files: OPEN_FILES,
@@ -312,12 +319,13 @@ impl Sandbox {
     /// Creates the Landlock ruleset with every rule (opening each path now, in the
     /// parent).
     fn ruleset(&self) -> Result<RulesetCreated, SandboxError> {
-        let mut created = Ruleset::default()
+        let mut ruleset = Ruleset::default()
             .set_compatibility(CompatLevel::BestEffort)
-            .handle_access(AccessFs::from_all(TARGET_ABI))?
-            .handle_access(AccessNet::from_all(TARGET_ABI))?
-            .scope(Scope::from_all(TARGET_ABI))?
-            .create()?;
+            .handle_access(AccessFs::from_all(TARGET_ABI))?;
+        if !self.connect_any_port {
+            ruleset = ruleset.handle_access(AccessNet::from_all(TARGET_ABI))?;
+        }
+        let mut created = ruleset.scope(Scope::from_all(TARGET_ABI))?.create()?;
         for rule in &self.fs {
             // Paths that do not exist here (e.g. /lib32) are left out.
             let Ok(fd) = PathFd::new(&rule.path) else {
@@ -491,10 +499,27 @@ fn resolve_program(program: &Path, base: &Path, path: Option<&std::ffi::OsStr>) 
 }
 
 /// The port of a `host:port` grant.
-fn tcp_port(target: &str) -> Option<u16> {
+/// The port part of a `tcp` grant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum TcpPort {
+    One(u16),
+    Any,
+}
+
+/// The port of a `tcp` grant `host:port` (`host:*` or `*`: any port).
+fn tcp_port(target: &str) -> Option<TcpPort> {
+    if target == "*" {
+        return Some(TcpPort::Any);
+    }
     let (host, port) = target.rsplit_once(':')?;
+    if host.is_empty() {
+        return None;
+    }
+    if port == "*" {
+        return Some(TcpPort::Any);
+    }
     let port: u16 = port.parse().ok()?;
-    (!host.is_empty() && port != 0).then_some(port)
+    (port != 0).then_some(TcpPort::One(port))
 }
 
 /// The explicit port of an `http_hosts` entry (`None`: the default ports).
@@ -613,11 +638,25 @@ mod tests {
         let s = Sandbox::from_config(&config(grants), env_of(&[])).unwrap();
         assert!(!s.new_netns);
         assert_eq!(s.connect_ports, vec![80, 443, 5432, 8080, 9000]);
+        assert!(!s.connect_any_port);
+    }
+
+    #[test]
+    fn a_wildcard_port_lets_tcp_through_unfiltered() {
+        for any in ["*", "*:*", "example.com:*"] {
+            let grants = Capabilities {
+                tcp: vec!["db:5432".into(), any.into()],
+                ..Capabilities::default()
+            };
+            let s = Sandbox::from_config(&config(grants), env_of(&[])).unwrap();
+            assert!(s.connect_any_port, "{any}");
+            assert!(!s.new_netns, "{any}");
+        }
     }
 
     #[test]
     fn a_bad_tcp_grant_is_refused() {
-        for bad in ["db", "db:", ":80", "db:0", "db:99999", "db:http"] {
+        for bad in ["db", "db:", ":80", "db:0", "db:99999", "db:http", ":*"] {
             let grants = Capabilities {
                 tcp: vec![bad.into()],
                 ..Capabilities::default()

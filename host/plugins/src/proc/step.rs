@@ -13,6 +13,14 @@ impl StepExecutor for ProcPlugin {
     fn run<'a>(&'a self, input: &'a StepInput) -> BoxFuture<'a, StepOutput> {
         Box::pin(run_step(self, input))
     }
+
+    fn end_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(ProcPlugin::end_run(self, run_id))
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(ProcPlugin::shutdown(self))
+    }
 }
 
 impl ProcPlugin {

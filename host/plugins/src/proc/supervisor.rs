@@ -111,6 +111,15 @@ impl ProcPlugin {
         }
     }
 
+    /// Tells the running process (if any: none is started for this) that the DAG run
+    /// `run_id` has ended.
+    pub async fn end_run(&self, run_id: &str) {
+        let conn = self.inner.conn.lock().await.clone();
+        if let Some(conn) = conn.filter(|c| c.is_alive()) {
+            conn.end_run(run_id);
+        }
+    }
+
     /// Runs one request, passing its log lines to `log` as they arrive.
     pub async fn run(
         &self,

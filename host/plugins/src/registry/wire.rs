@@ -176,6 +176,14 @@ impl StepExecutor for PackagedPlugin {
     fn run<'a>(&'a self, input: &'a StepInput) -> BoxFuture<'a, StepOutput> {
         Box::pin(self.run_checked(input))
     }
+
+    fn end_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(self.proc.end_run(run_id))
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        StepExecutor::shutdown(&self.proc)
+    }
 }
 
 #[cfg(test)]
