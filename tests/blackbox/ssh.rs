@@ -329,3 +329,39 @@ fn the_ssh_plugin_cannot_read_a_key_outside_its_grant() {
     assert!(err.contains("plugins.grants.ssh.fs_read"), "{err}");
     assert_eq!(sshd.count_connections(), 0, "{}", sshd.log());
 }
+
+#[test]
+fn variables_fill_the_dag_block_and_handlers_run_remotely_with_strict_host_keys() {
+    let Some(sshd) = Sshd::start() else { return };
+    let sb = granted(&sshd);
+    // A hashed known_hosts entry, as `ssh-keyscan -H` writes.
+    let known_hosts = sshd.dir.join("known_hosts");
+    sshd.write_known_hosts(&known_hosts, true, &[]);
+    let remote = sshd.remote_dir.display();
+    let dag = format!(
+        "params:\n  - SSH_PORT: {}\nenv:\n  - SSH_USER: {}\nssh:\n  user: ${{SSH_USER}}\n  host: ${{SSH_HOST}}\n  port: ${{SSH_PORT}}\n  key: ${{SSH_KEY_PATH}}\n  strictHostKey: true\n  knownHostFile: {}\nsteps:\n  - name: check\n    command: test -d {remote}\n  - name: fail\n    command: exit 3\nhandlerOn:\n  exit:\n    command: echo handled > {remote}/handled.txt\n",
+        sshd.port,
+        sshd.user,
+        known_hosts.display()
+    );
+    let file = sb.write("vars.yaml", &dag);
+    let with_env = |args: &[&str]| {
+        sb.cmd(args)
+            .env("SSH_HOST", sshd.host())
+            .env("SSH_KEY_PATH", &sshd.client_key)
+            .output()
+            .unwrap()
+    };
+    let dry = with_env(&["dry", file.to_str().unwrap()]);
+    assert_eq!(dry.status.code(), Some(0), "{dry:?}");
+    assert_eq!(sshd.count_connections(), 0, "a dry run connects nowhere");
+    let run = with_env(&["start", file.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    let status = sb.status_json("vars");
+    assert_eq!(state(&status, "check"), SUCCEEDED, "{status:#}");
+    assert_eq!(node(&status, "fail")["exitCode"], 3, "{status:#}");
+    assert_eq!(
+        std::fs::read_to_string(sshd.remote_dir.join("handled.txt")).unwrap(),
+        "handled\n"
+    );
+}

@@ -24,22 +24,22 @@ pub(crate) struct Program {
 
 /// Compiles `code`. `$ENV` and `env` are the step's environment `env`.
 pub(crate) fn compile(code: &str, env: &[(String, String)]) -> Result<Program, RunError> {
-    let funs = natives::funs();
-    let refs = jaq_core::load::parse(code, |p| p.term()).map(|term| {
+    let mut refs = jaq_core::load::parse(code, |p| p.term()).map(|term| {
         let mut refs = Refs::default();
         refs.add_term(&term);
         refs
     });
-    let mut defs = match &refs {
-        Some(refs) => prelude::needed(&refs.calls, |(name, arity)| {
-            funs.iter()
-                .any(|(n, args, _)| *n == name && args.len() == arity)
-        }),
+    let calls_env = refs.as_ref().is_none_or(|r| r.calls.contains(&("env", 0)));
+    let reads_env = calls_env || refs.as_ref().is_some_and(|r| r.vars.contains(ENV));
+    let needed;
+    let mut defs = match &mut refs {
+        Some(refs) => {
+            needed = prelude::needed(&mut refs.calls);
+            prelude::parse(&needed)
+        }
         // Not a plain term (module directives, or errors the loader will report).
         None => prelude::all(),
     };
-    let calls_env = refs.as_ref().is_none_or(|r| r.calls.contains(&("env", 0)));
-    let reads_env = calls_env || refs.as_ref().is_some_and(|r| r.vars.contains(ENV));
     if calls_env {
         defs.push(Def {
             name: "env",
@@ -47,6 +47,8 @@ pub(crate) fn compile(code: &str, env: &[(String, String)]) -> Result<Program, R
             body: Term::Var(ENV),
         });
     }
+    // Only the natives that the filter or its definitions may call.
+    let funs = natives::funs(refs.as_ref().map(|r| &r.calls));
 
     let arena = Arena::default();
     let modules = Loader::new(defs)

@@ -3,8 +3,9 @@
 //! spaces (or, with `config.raw`, strings without quotes).
 //!
 //! The filter runs on [jaq](https://docs.rs/jaq-core). Only the standard-library
-//! definitions a filter actually calls are parsed and compiled ([`prelude`]), since every
-//! run starts in a fresh component instance.
+//! definitions a filter actually calls are parsed and compiled ([`prelude`]), and only the
+//! groups of natives it calls are built ([`natives`]), since every run starts in a fresh
+//! component instance.
 
 mod compile;
 mod config;

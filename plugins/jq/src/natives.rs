@@ -3,11 +3,13 @@
 //! formats added.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 
 use jaq_core::native::{self, Filter, Fun};
 use jaq_core::{Exn, RunPtr, ValXs};
 use jaq_json::Val;
 
+use crate::refs::Call;
 use crate::{formats, print};
 
 /// The data filters run on: plain JSON values.
@@ -18,15 +20,29 @@ thread_local! {
     static MESSAGES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Every native, the capturing ones first so that they take precedence over jaq's.
-pub(crate) fn funs() -> Vec<Fun<Data>> {
-    capturing()
+include!(concat!(env!("OUT_DIR"), "/natives.rs"));
+
+/// The natives that `calls` (all of them when `None`) may call, the capturing ones first so
+/// that they take precedence over jaq's. Builds only the groups of jaq's natives (each built
+/// whole) that have a called one.
+pub(crate) fn funs(calls: Option<&BTreeSet<Call>>) -> Vec<Fun<Data>> {
+    let mut build = [calls.is_none(); GROUPS];
+    for &(name, arity) in calls.into_iter().flatten() {
+        if let Some(i) = group(name, arity) {
+            build[i] = true;
+        }
+    }
+    let [core, std_base, std_extra, json] = build;
+    let ours = capturing()
         .into_iter()
         .chain(formats())
-        .map(native::run::<Data>)
-        .chain(jaq_core::funs())
-        .chain(jaq_std::funs())
-        .chain(jaq_json::funs())
+        .map(native::run::<Data>);
+    let jaqs = core.then(jaq_core::funs).into_iter().flatten();
+    let jaqs = jaqs.chain(std_base.then(jaq_std::base_funs).into_iter().flatten());
+    let jaqs = jaqs.chain(std_extra.then(jaq_std::extra_funs).into_iter().flatten());
+    let jaqs = jaqs.chain(json.then(jaq_json::funs).into_iter().flatten());
+    ours.chain(jaqs)
+        .filter(|(name, args, _)| calls.is_none_or(|calls| calls.contains(&(name, args.len()))))
         .collect()
 }
 
@@ -85,4 +101,43 @@ fn debug_message(v: &Val) -> String {
     print::compact(v, &mut message);
     message.push(']');
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signatures(funs: impl Iterator<Item = Fun<Data>>) -> Vec<Call<'static>> {
+        funs.map(|(name, args, _)| (name, args.len())).collect()
+    }
+
+    #[test]
+    fn the_groups_are_jaqs_groups_of_natives() {
+        let groups = [
+            signatures(jaq_core::funs()),
+            signatures(jaq_std::base_funs()),
+            signatures(jaq_std::extra_funs()),
+            signatures(jaq_json::funs()),
+        ];
+        for (i, group) in groups.iter().enumerate() {
+            for &(name, arity) in group {
+                assert_eq!(super::group(name, arity), Some(i), "{name}/{arity}");
+            }
+        }
+        assert_eq!(super::group("map", 1), None);
+    }
+
+    #[test]
+    fn builds_only_the_called_natives() {
+        let calls = BTreeSet::from([("length", 0), ("stderr_empty", 0), ("floor", 0), ("f", 0)]);
+        let built = signatures(funs(Some(&calls)).into_iter());
+        // Ours first, then jaq's own `stderr_empty` (in std's extra group).
+        let expected = [
+            ("stderr_empty", 0),
+            ("floor", 0),
+            ("stderr_empty", 0),
+            ("length", 0),
+        ];
+        assert_eq!(built, expected);
+    }
 }

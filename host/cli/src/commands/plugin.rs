@@ -166,36 +166,32 @@ fn list(ctx: &Ctx) -> Result<u8> {
         (true, false) => "locked",
         (false, false) => "not locked",
     };
-    let rows: Vec<[String; 6]> = registry
-        .plugins
-        .iter()
-        .map(|p| {
-            let enabled = match (&p.refusal, p.enabled) {
-                (Some(_), true) => "refused",
-                (None, true) => "yes",
-                (_, false) => "no",
-            };
-            [
-                p.package.name.clone(),
-                p.package.version.clone(),
-                p.package.kind.to_string(),
-                enabled.to_string(),
-                lock_label(&registry, p),
-                p.package.step_types.join(", "),
-            ]
-        })
-        .collect();
-    if rows.is_empty() {
+    let mut rows = builtin_rows(&registry);
+    rows.extend(registry.plugins.iter().map(|p| {
+        let enabled = match (&p.refusal, p.enabled) {
+            (Some(_), true) => "refused",
+            (None, true) => "yes",
+            (_, false) => "no",
+        };
+        [
+            p.package.name.clone(),
+            p.package.version.clone(),
+            p.package.kind.to_string(),
+            enabled.to_string(),
+            lock_label(&registry, p),
+            p.package.step_types.join(", "),
+        ]
+    }));
+    if registry.plugins.is_empty() {
         println!(
             "no plugins installed (searched {} and plugins.paths in {})",
             search::home_plugins(&ctx.paths.home).display(),
             ctx.paths.config_file.display()
         );
-    } else {
-        let header = ["NAME", "VERSION", "KIND", "ENABLED", "LOCK", "STEP TYPES"].map(String::from);
-        print_table(&header, &rows);
-        println!("\nmode: {mode}");
     }
+    let header = ["NAME", "VERSION", "KIND", "ENABLED", "LOCK", "STEP TYPES"].map(String::from);
+    print_table(&header, &rows);
+    println!("\nmode: {mode}");
     for p in registry.plugins.iter().filter(|p| p.enabled) {
         if let Some(r) = &p.refusal {
             println!("refused: {r}");
@@ -205,6 +201,31 @@ fn list(ctx: &Ctx) -> Result<u8> {
         println!("problem: {problem}");
     }
     Ok(0)
+}
+
+/// Rows for the plugins built into this binary (always on, unless an installed plugin
+/// took over a step type; pinned by the binary itself, so not in `plugins.lock`).
+fn builtin_rows(registry: &Registry) -> Vec<[String; 6]> {
+    let wasm = dagu_builtins::BUILTINS
+        .iter()
+        .map(|b| (b.name, "builtin (wasm)", vec![b.name]));
+    let native = super::native::NATIVE_BUILTINS.iter().map(|b| {
+        let types = b.step_types.iter().map(|(t, _)| *t).collect();
+        (b.name, "builtin (native)", types)
+    });
+    wasm.chain(native)
+        .map(|(name, kind, types): (&str, &str, Vec<&str>)| {
+            let taken = types.iter().any(|t| registry.step_types.contains_key(*t));
+            [
+                name.to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+                kind.to_string(),
+                if taken { "replaced" } else { "yes" }.to_string(),
+                "-".to_string(),
+                types.join(", "),
+            ]
+        })
+        .collect()
 }
 
 fn print_table(header: &[String; 6], rows: &[[String; 6]]) {
