@@ -28,7 +28,10 @@ pub(crate) fn manifest() -> Manifest {
                 output_schema: None,
             },
         ],
+        // What the host grants by default: the engine, by socket or TCP (2375/2376), and
+        // the client's settings and registry credentials.
         capabilities: Capabilities {
+            tcp: vec!["*:2375".to_string(), "*:2376".to_string()],
             env: [
                 "DOCKER_HOST",
                 "DOCKER_CONFIG",

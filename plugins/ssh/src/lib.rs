@@ -269,9 +269,13 @@ fn manifest() -> Manifest {
                 output_schema: None,
             },
         ],
+        // What the host grants by default: servers on any port, the user's keys and
+        // known_hosts, the folder dagu runs in (sftp transfers), the agent's socket.
         capabilities: Capabilities {
-            tcp: vec!["*:22".to_string()],
+            tcp: vec!["*:*".to_string()],
             fs_read: vec!["~/.ssh".to_string()],
+            fs_write: vec![".".to_string()],
+            env: vec!["SSH_AUTH_SOCK".to_string()],
             ..Capabilities::default()
         },
     }
@@ -289,7 +293,7 @@ mod tests {
         assert_eq!(m.name, "ssh");
         let names: Vec<&str> = m.step_types.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, vec!["ssh", "sftp"]);
-        assert_eq!(m.capabilities.tcp, vec!["*:22"]);
+        assert_eq!(m.capabilities.tcp, vec!["*:*"]);
         for s in &m.step_types {
             assert_eq!(s.config_schema["additionalProperties"], json!(false));
         }

@@ -199,10 +199,12 @@ fn stop_on_signals() -> CancellationToken {
     token
 }
 
-/// The async runtime for a run.
+/// The async runtime for a run: one thread. Steps are processes, plugin processes or WASM
+/// guests that yield every epoch tick, so one thread keeps them all going, and a chain of
+/// short steps pays no cross-thread wake-ups (measured: 200 jq steps 64 ms instead of
+/// ~80 ms with two workers; process-heavy workloads the same within noise).
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dagu_engine::Executors;
-use dagu_plugin_sdk::Capabilities;
+use dagu_plugin_sdk::{Capabilities, Manifest, Plugin as _};
 use dagu_plugins::proc::{ProcConfig, ProcPlugin};
 
 /// One built-in native plugin.
@@ -18,9 +18,9 @@ pub struct NativeBuiltin {
     pub step_types: &'static [(&'static str, &'static str)],
     /// Serves the plugin on stdin/stdout until the host is done with it.
     pub serve: fn() -> std::io::Result<()>,
-    /// What it may do unless the deployment grants it something else, given the home
-    /// folder (for `~`).
-    pub default_grants: fn(home: &Path) -> Capabilities,
+    /// The plugin's manifest; what it requests is what it gets unless the deployment
+    /// grants it something else.
+    pub manifest: fn() -> Manifest,
 }
 
 /// Every built-in native plugin in this build.
@@ -33,7 +33,7 @@ pub static NATIVE_BUILTINS: &[NativeBuiltin] = &[
             ("sftp", dagu_plugin_ssh::SFTP_SCHEMA),
         ],
         serve: || dagu_plugin_sdk::serve_stdio(dagu_plugin_ssh::Ssh::default()),
-        default_grants: ssh_grants,
+        manifest: || dagu_plugin_ssh::Ssh::default().describe(),
     },
     #[cfg(feature = "builtin-docker")]
     NativeBuiltin {
@@ -43,7 +43,7 @@ pub static NATIVE_BUILTINS: &[NativeBuiltin] = &[
             ("container", dagu_plugin_docker::CONTAINER_SCHEMA),
         ],
         serve: || dagu_plugin_sdk::serve_stdio(dagu_plugin_docker::Docker::default()),
-        default_grants: docker_grants,
+        manifest: || dagu_plugin_docker::Docker::default().describe(),
     },
 ];
 
@@ -52,41 +52,20 @@ pub fn find(name: &str) -> Option<&'static NativeBuiltin> {
     NATIVE_BUILTINS.iter().find(|b| b.name == name)
 }
 
-/// By default ssh may connect to any TCP port (servers listen anywhere), read the user's
-/// `~/.ssh` (keys, `known_hosts`) and the agent socket, and read and write the folder
-/// dagu runs in (sftp transfers).
-#[cfg(feature = "builtin-ssh")]
-fn ssh_grants(home: &Path) -> Capabilities {
-    Capabilities {
-        tcp: vec!["*:*".into()],
-        fs_read: vec![home.join(".ssh").display().to_string()],
-        fs_write: vec![".".into()],
-        env: vec!["SSH_AUTH_SOCK".into()],
-        ..Capabilities::default()
+/// What a built-in may do by default: what its manifest requests, with `~/` in paths
+/// meaning `home`, leaving out paths this machine does not have (a missing `~/.docker`
+/// is normal, not worth a warning on every run).
+fn default_grants(builtin: &NativeBuiltin, home: &Path) -> Capabilities {
+    let mut grants = (builtin.manifest)().capabilities;
+    for paths in [&mut grants.fs_read, &mut grants.fs_write] {
+        for path in paths.iter_mut() {
+            if let Some(rest) = path.strip_prefix("~/") {
+                *path = home.join(rest).display().to_string();
+            }
+        }
+        paths.retain(|p| Path::new(p).exists());
     }
-}
-
-/// By default docker may reach the engine (the `DOCKER_*` variables, the default socket
-/// or TCP ports 2375/2376) and read the user's `~/.docker` (registry credentials).
-#[cfg(feature = "builtin-docker")]
-fn docker_grants(home: &Path) -> Capabilities {
-    Capabilities {
-        tcp: vec!["*:2375".into(), "*:2376".into()],
-        fs_read: vec![
-            "/var/run/docker.sock".into(),
-            "/run/docker.sock".into(),
-            home.join(".docker").display().to_string(),
-        ],
-        env: [
-            "DOCKER_HOST",
-            "DOCKER_CONFIG",
-            "DOCKER_CERT_PATH",
-            "DOCKER_TLS_VERIFY",
-        ]
-        .map(String::from)
-        .to_vec(),
-        ..Capabilities::default()
-    }
+    grants
 }
 
 /// Registers every built-in native plugin for its step types (nothing starts until a step
@@ -96,7 +75,7 @@ pub fn register(executors: &mut Executors, granted: impl Fn(&str) -> Option<Capa
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
     for builtin in NATIVE_BUILTINS {
         let mut config = ProcConfig::new(builtin.name, &dagu, &["plugin", "serve", builtin.name]);
-        config.grants = granted(builtin.name).unwrap_or_else(|| (builtin.default_grants)(&home));
+        config.grants = granted(builtin.name).unwrap_or_else(|| default_grants(builtin, &home));
         // The binary's own folder, not the caller's working folder, is the plugin's.
         config.plugin_dir = dagu.parent().map(Path::to_path_buf);
         let plugin = Arc::new(ProcPlugin::new(config));
