@@ -88,6 +88,23 @@ impl Docker {
         }
     }
 
+    /// Creates the container `spec` describes (named and for the platform its config
+    /// says) and, when `track`, remembers it so that [`Plugin::shutdown`] removes it if its
+    /// run does not.
+    async fn create_container(
+        &self,
+        spec: &create::Spec<'_>,
+        track: bool,
+    ) -> Result<String, RunError> {
+        let body = create::body(spec)?;
+        let (name, platform) = (spec.config.name.as_deref(), spec.config.platform.as_deref());
+        let id = create::create(&self.engine, body, name, platform).await?;
+        if track {
+            self.track(&id);
+        }
+        Ok(id)
+    }
+
     fn track(&self, id: &str) {
         self.created
             .lock()

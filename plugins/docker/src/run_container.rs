@@ -198,7 +198,7 @@ async fn new_container(
         Startup::Command => (None, Some(config.start_command.clone())),
     };
     let base = crate::base_dir(request);
-    let body = create::body(&Spec {
+    let spec = Spec {
         config,
         image,
         cmd,
@@ -206,17 +206,8 @@ async fn new_container(
         labels: plugin.me.labels(Kind::Run, &request.run_id, None, keep),
         base_dir: Path::new(&base),
         init: config.startup == Startup::Keepalive,
-    })?;
-    let id = create::create(
-        engine,
-        body,
-        config.name.as_deref(),
-        config.platform.as_deref(),
-    )
-    .await?;
-    if !keep {
-        plugin.track(&id);
-    }
+    };
+    let id = plugin.create_container(&spec, !keep).await?;
     create::start(engine, &id).await?;
     ready(plugin, &id, config, ctx).await?;
     Ok(id)

@@ -179,7 +179,7 @@ async fn fresh(
     let engine = &plugin.engine;
     let auto_remove = config.auto_remove.unwrap_or(true);
     let base = crate::base_dir(request);
-    let body = create::body(&Spec {
+    let spec = Spec {
         config,
         image,
         cmd,
@@ -192,17 +192,8 @@ async fn fresh(
         ),
         base_dir: Path::new(&base),
         init: false,
-    })?;
-    let id = create::create(
-        engine,
-        body,
-        config.name.as_deref(),
-        config.platform.as_deref(),
-    )
-    .await?;
-    if auto_remove {
-        plugin.track(&id);
-    }
+    };
+    let id = plugin.create_container(&spec, auto_remove).await?;
     let outcome = tokio::select! {
         result = attach_start_wait(plugin, &id, ctx) => result,
         _ = cancelled(ctx) => {

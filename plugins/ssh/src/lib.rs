@@ -49,9 +49,9 @@ use dagu_plugin_sdk::{
 };
 use tokio::runtime::Runtime;
 
-use crate::config::{Env, SftpConfig, SshConfig};
+use crate::config::{Env, SftpConfig, SshConfig, Target};
 use crate::exec::or_cancel;
-use crate::pool::Pool;
+use crate::pool::{Lease, Pool};
 
 /// JSON Schema of the `ssh` step's config.
 pub const SSH_SCHEMA: &str = include_str!("../ssh.schema.json");
@@ -167,17 +167,7 @@ impl Ssh {
                 "the ssh step has no command: give it a `command` to run on the remote host",
             ));
         }
-        let state = self.state()?;
-        let runtime = state
-            .runtime
-            .as_ref()
-            .expect("runtime lives as long as the state");
-        runtime.block_on(async {
-            let mut lease = or_cancel(
-                ctx,
-                state.pool.lease(&request.run_id, &config.target, &self.env),
-            )
-            .await?;
+        self.with_connection(request, &config.target, ctx, async |lease| {
             for (i, command) in commands.iter().enumerate() {
                 let line = exec::command_line(config.shell.as_deref(), command);
                 let session = or_cancel(ctx, lease.open_session()).await?;
@@ -195,23 +185,34 @@ impl Ssh {
     fn run_sftp(&self, request: &RunRequest, ctx: &RunContext) -> Result<RunResponse, RunError> {
         let work_dir = request.work_dir.as_deref().map(Path::new);
         let config = SftpConfig::from_json(&request.config, &self.env, work_dir)?;
+        self.with_connection(request, &config.target, ctx, async |lease| {
+            or_cancel(
+                ctx,
+                sftp::transfer(lease, &config, &self.env, work_dir, ctx),
+            )
+            .await?;
+            Ok(RunResponse::default())
+        })
+    }
+
+    /// Runs `work` on the run's pooled connection to `target` (opened if needed), on the
+    /// plugin's runtime; a cancel while connecting ends the step.
+    fn with_connection(
+        &self,
+        request: &RunRequest,
+        target: &Target,
+        ctx: &RunContext,
+        work: impl AsyncFnOnce(&mut Lease) -> Result<RunResponse, RunError>,
+    ) -> Result<RunResponse, RunError> {
         let state = self.state()?;
         let runtime = state
             .runtime
             .as_ref()
             .expect("runtime lives as long as the state");
         runtime.block_on(async {
-            let mut lease = or_cancel(
-                ctx,
-                state.pool.lease(&request.run_id, &config.target, &self.env),
-            )
-            .await?;
-            or_cancel(
-                ctx,
-                sftp::transfer(&mut lease, &config, &self.env, work_dir, ctx),
-            )
-            .await?;
-            Ok(RunResponse::default())
+            let lease = state.pool.lease(&request.run_id, target, &self.env);
+            let mut lease = or_cancel(ctx, lease).await?;
+            work(&mut lease).await
         })
     }
 }

@@ -174,14 +174,14 @@ impl Lease {
 
     /// Opens a session channel; a dead connection is replaced once.
     pub async fn open_session(&mut self) -> Result<Session, RunError> {
-        match self.conn.open_session().await {
+        match open_patiently(&self.conn).await {
             Ok(session) => return Ok(session),
             Err(OpenError::Refused(e)) => return Err(e),
             Err(OpenError::Dead) if self.reconnected => return Err(self.lost()),
             Err(OpenError::Dead) => {}
         }
         self.reconnect().await?;
-        match self.conn.open_session().await {
+        match open_patiently(&self.conn).await {
             Ok(session) => Ok(session),
             Err(OpenError::Refused(e)) => Err(e),
             Err(OpenError::Dead) => Err(self.lost()),
@@ -210,5 +210,26 @@ impl Lease {
             }
         }
         Ok(())
+    }
+}
+
+/// How long a refused session channel is asked for again: sshd counts a session against
+/// `MaxSessions` until it has torn it down, a moment after the client saw it end, so steps
+/// that follow each other quickly on one connection can be refused for a while.
+const REFUSED_RETRY: Duration = Duration::from_secs(5);
+
+/// Opens a session channel on `conn`, asking again (with growing pauses) while the server
+/// refuses, for up to [`REFUSED_RETRY`].
+async fn open_patiently(conn: &Connection) -> Result<Session, OpenError> {
+    let deadline = Instant::now() + REFUSED_RETRY;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match conn.open_session().await {
+            Err(OpenError::Refused(_)) if Instant::now() + pause < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(250));
+            }
+            other => return other,
+        }
     }
 }
