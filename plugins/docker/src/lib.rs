@@ -30,6 +30,8 @@ mod run_container;
 mod specs;
 mod step;
 
+pub use manifest::capabilities;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;

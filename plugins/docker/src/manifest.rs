@@ -28,22 +28,27 @@ pub(crate) fn manifest() -> Manifest {
                 output_schema: None,
             },
         ],
-        // What the host grants by default: the engine, by socket or TCP (2375/2376), and
-        // the client's settings and registry credentials.
-        capabilities: Capabilities {
-            tcp: vec!["*:2375".to_string(), "*:2376".to_string()],
-            env: [
-                "DOCKER_HOST",
-                "DOCKER_CONFIG",
-                "DOCKER_CERT_PATH",
-                "DOCKER_TLS_VERIFY",
-            ]
+        capabilities: capabilities(),
+    }
+}
+
+/// What the plugin asks for, and what the host grants it by default: the engine, by socket
+/// or TCP (2375/2376), and the client's settings and registry credentials. Cheap: the host
+/// calls it on every start.
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        tcp: vec!["*:2375".to_string(), "*:2376".to_string()],
+        env: [
+            "DOCKER_HOST",
+            "DOCKER_CONFIG",
+            "DOCKER_CERT_PATH",
+            "DOCKER_TLS_VERIFY",
+        ]
+        .map(String::from)
+        .to_vec(),
+        fs_read: ["/var/run/docker.sock", "~/.docker"]
             .map(String::from)
             .to_vec(),
-            fs_read: ["/var/run/docker.sock", "~/.docker"]
-                .map(String::from)
-                .to_vec(),
-            ..Capabilities::default()
-        },
+        ..Capabilities::default()
     }
 }

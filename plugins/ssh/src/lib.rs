@@ -249,7 +249,20 @@ impl Plugin for Ssh {
     }
 }
 
-/// The manifest: step types `ssh` and `sftp`; TCP to port 22 and reading `~/.ssh`.
+/// What the plugin asks for, and what the host grants it by default: servers on any port,
+/// the user's keys and known_hosts, the folder dagu runs in (sftp transfers), the agent's
+/// socket. Cheap: the host calls it on every start.
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        tcp: vec!["*:*".to_string()],
+        fs_read: vec!["~/.ssh".to_string()],
+        fs_write: vec![".".to_string()],
+        env: vec!["SSH_AUTH_SOCK".to_string()],
+        ..Capabilities::default()
+    }
+}
+
+/// The manifest: step types `ssh` and `sftp`, with [`capabilities`].
 fn manifest() -> Manifest {
     Manifest {
         name: "ssh".to_string(),
@@ -270,15 +283,7 @@ fn manifest() -> Manifest {
                 output_schema: None,
             },
         ],
-        // What the host grants by default: servers on any port, the user's keys and
-        // known_hosts, the folder dagu runs in (sftp transfers), the agent's socket.
-        capabilities: Capabilities {
-            tcp: vec!["*:*".to_string()],
-            fs_read: vec!["~/.ssh".to_string()],
-            fs_write: vec![".".to_string()],
-            env: vec!["SSH_AUTH_SOCK".to_string()],
-            ..Capabilities::default()
-        },
+        capabilities: capabilities(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dagu_engine::Executors;
-use dagu_plugin_sdk::{Capabilities, Manifest, Plugin as _};
+use dagu_plugin_sdk::Capabilities;
 use dagu_plugins::proc::{ProcConfig, ProcPlugin};
 
 /// One built-in native plugin.
@@ -18,9 +18,9 @@ pub struct NativeBuiltin {
     pub step_types: &'static [(&'static str, &'static str)],
     /// Serves the plugin on stdin/stdout until the host is done with it.
     pub serve: fn() -> std::io::Result<()>,
-    /// The plugin's manifest; what it requests is what it gets unless the deployment
-    /// grants it something else.
-    pub manifest: fn() -> Manifest,
+    /// What the plugin requests, which is what it gets unless the deployment grants it
+    /// something else.
+    pub capabilities: fn() -> Capabilities,
 }
 
 /// Every built-in native plugin in this build.
@@ -33,7 +33,7 @@ pub static NATIVE_BUILTINS: &[NativeBuiltin] = &[
             ("sftp", dagu_plugin_ssh::SFTP_SCHEMA),
         ],
         serve: || dagu_plugin_sdk::serve_stdio(dagu_plugin_ssh::Ssh::default()),
-        manifest: || dagu_plugin_ssh::Ssh::default().describe(),
+        capabilities: dagu_plugin_ssh::capabilities,
     },
     #[cfg(feature = "builtin-docker")]
     NativeBuiltin {
@@ -43,7 +43,7 @@ pub static NATIVE_BUILTINS: &[NativeBuiltin] = &[
             ("container", dagu_plugin_docker::CONTAINER_SCHEMA),
         ],
         serve: || dagu_plugin_sdk::serve_stdio(dagu_plugin_docker::Docker::default()),
-        manifest: || dagu_plugin_docker::Docker::default().describe(),
+        capabilities: dagu_plugin_docker::capabilities,
     },
 ];
 
@@ -52,11 +52,11 @@ pub fn find(name: &str) -> Option<&'static NativeBuiltin> {
     NATIVE_BUILTINS.iter().find(|b| b.name == name)
 }
 
-/// What a built-in may do by default: what its manifest requests, with `~/` in paths
+/// What a built-in may do by default: what it requests, with `~/` in paths
 /// meaning `home`, leaving out paths this machine does not have (a missing `~/.docker`
 /// is normal, not worth a warning on every run).
 fn default_grants(builtin: &NativeBuiltin, home: &Path) -> Capabilities {
-    let mut grants = (builtin.manifest)().capabilities;
+    let mut grants = (builtin.capabilities)();
     for paths in [&mut grants.fs_read, &mut grants.fs_write] {
         for path in paths.iter_mut() {
             if let Some(rest) = path.strip_prefix("~/") {

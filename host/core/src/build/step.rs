@@ -192,16 +192,16 @@ fn read_execution(obj: &Obj, step: &mut Step, defaults: StepDefaults<'_>, errors
             _ => {}
         }
     }
+    let step_container = obj.get(errors, "container").map(|c| c.node);
     step.step_type = match (step_type, &step.call) {
         (Some(t), _) => canonical_type(&t),
         (None, Some(call)) if call.parallel.is_some() => "parallel".into(),
         (None, Some(_)) => "dag".into(),
-        (None, None) if obj.has("container") => "docker".into(),
+        (None, None) if step_container.is_some() => "docker".into(),
         (None, None) if defaults.inherited.container.is_some() => "container".into(),
         (None, None) if defaults.inherited.ssh.is_some() => "ssh".into(),
         (None, None) => "command".into(),
     };
-    let step_container = obj.get(errors, "container").map(|c| c.node);
     inherit::apply(step, defaults.inherited, step_container);
     if let Some(c) = obj.get(errors, "command") {
         match &c.node.value {
